@@ -1,0 +1,103 @@
+"""Bad input becomes one line: `FILE: field.path: what was expected`.
+
+Field paths read like the spec file (`stages[2].group_width`); `$` stands for
+the whole document. The CLI prints the line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+ROOT = "$"
+_MAX_SHOWN = 40
+
+
+class SpecError(Exception):
+    """Bad input: where it came from, which field, and what was expected."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        super().__init__(f"{source}: {path}: {message}")
+        self.source, self.path, self.message = source, path, message
+
+
+def field_path(loc: tuple) -> str:
+    """('stages', 2, 'width') -> 'stages[2].width'; () -> '$'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or ROOT
+
+
+def shown(value: object) -> str:
+    """A bounded repr of an input value, safe to print whatever the spec holds."""
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _number(x: object) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+_COMPARISONS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+_KINDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "list_type": "a list",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "dict_type": "an object",
+    "bool_type": "true or false",
+}
+
+
+def expectation(error: dict) -> str:
+    """What was expected, in words, for one pydantic error."""
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in _COMPARISONS:
+        bound = next(iter(ctx.values()))
+        return f"expected a value {_COMPARISONS[kind]} {_number(bound)}, got {shown(value)}"
+    if kind in _KINDS:
+        return f"expected {_KINDS[kind]}, got {shown(value)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "string_pattern_mismatch":
+        return (
+            "expected 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit, "
+            f"got {shown(value)}"
+        )
+    if kind == "literal_error":
+        return f"expected {ctx['expected']}, got {shown(value)}"
+    if kind in ("too_short", "too_long"):
+        word = "at least" if kind == "too_short" else "at most"
+        bound = ctx.get("min_length", ctx.get("max_length"))
+        return f"expected {word} {bound} items, got {ctx.get('actual_length')}"
+    if kind == "union_tag_invalid":
+        return f"expected {ctx['expected_tags']}, got {shown(ctx['tag'])}"
+    if kind == "union_tag_not_found":
+        return "required field is missing: the kind of spec, 'regnet' or 'anynet'"
+    if kind == "value_error":
+        return str(ctx["error"])
+    return error["msg"]
+
+
+def first_error(exc: ValidationError, drop_tag: bool = False) -> tuple[str, str]:
+    """(field path, expectation) of the first error pydantic found."""
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(error["loc"])
+    if drop_tag and loc:
+        loc = loc[1:]
+    if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        loc = (*loc, error["ctx"]["discriminator"].strip("'"))
+    return field_path(loc), expectation(error)

@@ -1,0 +1,154 @@
+"""RegNet: quantized linear widths (REFERENCE.md §2), resolved to a NetworkSpec.
+
+u_j = w0 + wa·j is quantized to w0·wm^round(log(u_j/w0)/log wm), snapped to
+a multiple of q; the distinct widths are the stages. Then each stage's width
+and group width are made compatible, by pycls's rule (the paper's reference)
+or torchvision's (whose regnet_x_400mf, regnet_y_800mf, regnet_y_8gf differ).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from specgen import limits
+from specgen.errors import first_error
+from specgen.spec import Name, NetworkSpec, Stage
+
+Rounding = Literal["pycls", "torchvision"]
+
+
+def block_widths(depth: int, w0: float, wa: float, wm: float, q: int = 8) -> np.ndarray:
+    """Per-block widths of the quantized linear rule (NumPy's half-to-even rounding)."""
+    u = np.arange(depth) * wa + w0
+    s = np.round(np.log(u / w0) / np.log(wm))
+    return (np.round(w0 * np.power(wm, s) / q) * q).astype(np.int64)
+
+
+def stages_from_blocks(widths: np.ndarray) -> tuple[list[int], list[int]]:
+    """Distinct block widths in increasing order, and how many blocks have each."""
+    values, counts = np.unique(widths, return_counts=True)
+    return values.tolist(), counts.tolist()
+
+
+def bottleneck_multiplier(bottleneck_ratio: float) -> float:
+    """pycls's bottleneck multiplier m = 1/b (the paper's b is a ratio)."""
+    return 1.0 / bottleneck_ratio
+
+
+def pycls_compatible(width: int, bottleneck_ratio: float, group_width: int) -> tuple[int, int]:
+    """Snap a stage's bottleneck width to a multiple of its group width (pycls).
+
+    Python's round (halves to even): RegNetX-400MF's 24, 152, 392 → 32, 160, 384.
+    """
+    m = bottleneck_multiplier(bottleneck_ratio)
+    v = int(max(1, width * m))
+    g = int(min(group_width, v))
+    step = math.lcm(g, round(m)) if m > 1 else g
+    v = max(step, int(round(v / step) * step))
+    return int(v / m), g
+
+
+def torchvision_compatible(width: int, bottleneck_ratio: float, group_width: int) -> tuple[int, int]:
+    """torchvision's variant: round half up, and never shrink below 90%."""
+    m = bottleneck_multiplier(bottleneck_ratio)
+    v = int(width * m)
+    g = min(group_width, v)
+    snapped = max(g, int(v + g / 2) // g * g)
+    if snapped < 0.9 * v:
+        snapped += g
+    return int(snapped / m), g
+
+
+COMPATIBILITY = {"pycls": pycls_compatible, "torchvision": torchvision_compatible}
+
+
+class RegNetSpec(BaseModel):
+    """The six RegNet parameters (d, w0, wa, wm, g, b), SE ratio, and the head/input fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["regnet"] = "regnet"
+    name: Name
+    q: int = Field(default=8, ge=1, le=limits.MAX_Q, description="Width quantum.")
+    depth: int = Field(ge=1, le=limits.MAX_TOTAL_DEPTH, description="d: total number of blocks.")
+    w0: int = Field(gt=0, le=limits.MAX_W0, description="Initial width, a multiple of q.")
+    wa: float = Field(ge=0, le=limits.MAX_WA, description="Slope of the linear widths.")
+    wm: float = Field(gt=1, le=limits.MAX_WM, description="Width multiplier between stages.")
+    group_width: int = Field(ge=1, le=limits.MAX_GROUP_WIDTH)
+    bottleneck_ratio: float = Field(
+        default=1.0, ge=limits.MIN_BOTTLENECK_RATIO, le=limits.MAX_BOTTLENECK_RATIO
+    )
+    se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
+    rounding: Rounding = Field(
+        default="pycls", description="Width/group compatibility rule: pycls (the paper) or torchvision."
+    )
+    stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
+    num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
+    in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
+    resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+
+    @field_validator("w0")
+    @classmethod
+    def _w0_on_grid(cls, w0: int, info: ValidationInfo) -> int:
+        q = info.data.get("q")
+        if q is not None and w0 % q:
+            raise ValueError(f"must be a multiple of q = {q}, got {w0}")
+        return w0
+
+    @field_validator("bottleneck_ratio")
+    @classmethod
+    def _multiplier_whole_when_inverted(cls, b: float) -> float:
+        m = bottleneck_multiplier(b)
+        if m > 1 and abs(m - round(m)) > 1e-9:
+            raise ValueError(f"below 1 must be 1/k for a whole k (an inverted bottleneck), got {b:g}")
+        return b
+
+    @model_validator(mode="after")
+    def _resolves(self) -> RegNetSpec:
+        try:
+            self.resolve()
+        except ValidationError as e:
+            path, message = first_error(e)
+            raise ValueError(f"resolves to a network whose {path} is invalid: {message}") from None
+        return self
+
+    def stage_widths_and_depths(self) -> tuple[list[int], list[int]]:
+        """Stages of the quantized linear rule, before the compatibility step."""
+        return stages_from_blocks(block_widths(self.depth, self.w0, self.wa, self.wm, self.q))
+
+    def resolve(self) -> NetworkSpec:
+        """The concrete network, by REFERENCE.md §2 with this spec's rounding."""
+        widths, depths = self.stage_widths_and_depths()
+        if len(widths) > limits.MAX_STAGES:
+            raise ValueError(
+                f"resolves to {len(widths)} stages; expected at most {limits.MAX_STAGES} "
+                "(lower wa or raise wm)"
+            )
+        compatible = COMPATIBILITY[self.rounding]
+        stages = []
+        for w, d in zip(widths, depths, strict=True):
+            w, g = compatible(w, self.bottleneck_ratio, self.group_width)
+            stages.append(
+                Stage(depth=d, width=w, stride=2, bottleneck_ratio=self.bottleneck_ratio, group_width=g)
+            )
+        return NetworkSpec(
+            name=self.name,
+            stem_width=self.stem_width,
+            stages=stages,
+            se_ratio=self.se_ratio,
+            num_classes=self.num_classes,
+            in_channels=self.in_channels,
+            resolution=self.resolution,
+        )

@@ -1,0 +1,159 @@
+"""NetworkSpec: the one concrete description of an AnyNet network.
+
+Every other form (RegNet parameters, a sample from a design space) resolves
+to a NetworkSpec; code generation, complexity and training read only this.
+A NetworkSpec is valid only when the network can be built: each stage's
+bottleneck width w/b is a whole number and its group width divides it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from specgen import complexity, limits
+
+Name = Annotated[
+    str,
+    Field(
+        pattern=limits.NAME_PATTERN,
+        description="Letters, digits, '_', '-', '.'; names the emitted files and class.",
+    ),
+]
+
+
+def whole_bottleneck_width(width: int, bottleneck_ratio: float) -> int | None:
+    """w / b when it is a whole number of channels, else None."""
+    exact = width / bottleneck_ratio
+    nearest = round(exact)
+    if nearest >= 1 and abs(exact - nearest) <= 1e-9 * exact:
+        return nearest
+    return None
+
+
+def se_width(w_in: int, se_ratio: float) -> int:
+    """SE width from the block's *input* width, as pycls and the paper do."""
+    return round(w_in * se_ratio)
+
+
+class Stage(BaseModel):
+    """d blocks of width w; the first has the stage's stride."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    depth: int = Field(ge=1, le=limits.MAX_STAGE_DEPTH, description="Blocks in the stage (d).")
+    width: int = Field(ge=1, le=limits.MAX_WIDTH, description="Output channels of every block (w).")
+    stride: int = Field(default=2, ge=1, le=limits.MAX_STRIDE, description="Stride of the first block.")
+    bottleneck_ratio: float = Field(
+        default=1.0,
+        ge=limits.MIN_BOTTLENECK_RATIO,
+        le=limits.MAX_BOTTLENECK_RATIO,
+        description="b: the bottleneck width is w / b.",
+    )
+    group_width: int = Field(
+        ge=1, le=limits.MAX_GROUP_WIDTH, description="g: channels per group of the 3x3 conv."
+    )
+
+    @field_validator("bottleneck_ratio")
+    @classmethod
+    def _bottleneck_width_is_whole(cls, b: float, info: ValidationInfo) -> float:
+        width = info.data.get("width")
+        if width is not None and whole_bottleneck_width(width, b) is None:
+            raise ValueError(f"width / bottleneck_ratio must be a whole number, got {width} / {b:g}")
+        return b
+
+    @field_validator("group_width")
+    @classmethod
+    def _group_width_divides(cls, g: int, info: ValidationInfo) -> int:
+        width, b = info.data.get("width"), info.data.get("bottleneck_ratio")
+        if width is None or b is None:
+            return g
+        w_b = whole_bottleneck_width(width, b)
+        if w_b is not None and w_b % g:
+            raise ValueError(f"must divide the bottleneck width {w_b}, got {g}")
+        return g
+
+    @property
+    def bottleneck_width(self) -> int:
+        return whole_bottleneck_width(self.width, self.bottleneck_ratio)  # type: ignore[return-value]
+
+    @property
+    def groups(self) -> int:
+        return self.bottleneck_width // self.group_width
+
+
+class NetworkSpec(BaseModel):
+    """Stem, stages of X (or Y, with SE) blocks, and a linear head."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["anynet"] = "anynet"
+    name: Name
+    stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
+    stages: list[Stage] = Field(min_length=1, max_length=limits.MAX_STAGES)
+    se_ratio: float = Field(
+        default=0.0, ge=0.0, le=limits.MAX_SE_RATIO, description="0 for X blocks, 0.25 for RegNetY."
+    )
+    num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
+    in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
+    resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+
+    @field_validator("stages")
+    @classmethod
+    def _total_depth_bounded(cls, stages: list[Stage]) -> list[Stage]:
+        total = sum(s.depth for s in stages)
+        if total > limits.MAX_TOTAL_DEPTH:
+            raise ValueError(f"total depth must be at most {limits.MAX_TOTAL_DEPTH}, got {total}")
+        return stages
+
+    @field_validator("se_ratio")
+    @classmethod
+    def _se_width_positive(cls, se_ratio: float, info: ValidationInfo) -> float:
+        stages, stem = info.data.get("stages"), info.data.get("stem_width")
+        if se_ratio == 0 or stages is None or stem is None:
+            return se_ratio
+        narrowest = min([stem] + [s.width for s in stages])
+        if se_width(narrowest, se_ratio) < 1:
+            raise ValueError(
+                f"gives an SE width of 0 for a block of input width {narrowest}; "
+                "expected 0 or a ratio that keeps every SE width >= 1"
+            )
+        return se_ratio
+
+    @model_validator(mode="after")
+    def _complexity_bounded(self) -> NetworkSpec:
+        cx = complexity.count(self)
+        if cx.params > limits.MAX_PARAMS or cx.flops > limits.MAX_FLOPS:
+            raise ValueError(
+                f"network too large: {cx.params:,} params and {cx.flops:,} flops; "
+                f"expected at most {limits.MAX_PARAMS:,} params and {limits.MAX_FLOPS:,} flops"
+            )
+        return self
+
+    @property
+    def depths(self) -> list[int]:
+        return [s.depth for s in self.stages]
+
+    @property
+    def widths(self) -> list[int]:
+        return [s.width for s in self.stages]
+
+    @property
+    def group_widths(self) -> list[int]:
+        return [s.group_width for s in self.stages]
+
+    @property
+    def bottleneck_ratios(self) -> list[float]:
+        return [s.bottleneck_ratio for s in self.stages]
+
+    def resolve(self) -> NetworkSpec:
+        """A NetworkSpec is already concrete."""
+        return self

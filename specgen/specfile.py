@@ -1,0 +1,93 @@
+"""Spec files: JSON with a `kind` that selects RegNetSpec or NetworkSpec.
+
+A spec is untrusted input: the file is size-capped, duplicate keys and
+non-finite numbers are refused, and validation is strict (no "12" for 12).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from specgen.errors import ROOT, SpecError, first_error
+from specgen.regnet import RegNetSpec
+from specgen.spec import NetworkSpec
+
+MAX_SPEC_BYTES = 1 << 20
+
+AnySpec = Annotated[RegNetSpec | NetworkSpec, Field(discriminator="kind")]
+_ADAPTER = TypeAdapter(AnySpec)
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid number")
+
+
+def parse_json(text: str, source: str) -> object:
+    """JSON text to Python data, or one SpecError line."""
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise SpecError(source, ROOT, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(source, ROOT, f"invalid JSON: {e}") from None
+
+
+def validate_spec(data: object, source: str) -> RegNetSpec | NetworkSpec:
+    """Python data to a spec model, or one SpecError line."""
+    if not isinstance(data, dict):
+        raise SpecError(source, ROOT, f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return _ADAPTER.validate_python(data, strict=True)
+    except ValidationError as e:
+        path, message = first_error(e, drop_tag="kind" in data)
+        raise SpecError(source, path, message) from None
+
+
+def read_text(path: str | Path, limit: int = MAX_SPEC_BYTES) -> str:
+    """A spec file's text, refusing what is missing, unreadable or oversized."""
+    path = Path(path)
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise SpecError(source, ROOT, "expected a file, got a directory or device")
+        if size > limit:
+            raise SpecError(source, ROOT, f"expected at most {limit:,} bytes, got {size:,}")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(source, ROOT, "file not found") from None
+    except UnicodeDecodeError:
+        raise SpecError(source, ROOT, "expected UTF-8 text") from None
+    except OSError as e:
+        raise SpecError(source, ROOT, f"cannot read: {e.strerror}") from None
+
+
+def load_spec(path: str | Path) -> RegNetSpec | NetworkSpec:
+    """Read, parse and validate one spec file."""
+    return validate_spec(parse_json(read_text(path), str(path)), str(path))
+
+
+def spec_json_schema() -> dict:
+    """JSON Schema of spec files, for editors."""
+    schema = _ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "specgen spec file"
+    return schema
+
+
+def dump_spec(spec: RegNetSpec | NetworkSpec) -> str:
+    """Canonical JSON of a spec (round-trips through load_spec)."""
+    return json.dumps(spec.model_dump(mode="json"), indent=2) + "\n"
