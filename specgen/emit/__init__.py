@@ -1,0 +1,1 @@
+"""Emission: a NetworkSpec rendered through Jinja templates into a vendorable .py and an ONNX graph."""
