@@ -8,6 +8,8 @@ bottleneck width w/b is a whole number and its group width divides it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -157,3 +159,13 @@ class NetworkSpec(BaseModel):
     def resolve(self) -> NetworkSpec:
         """A NetworkSpec is already concrete."""
         return self
+
+    def content_hash(self) -> str:
+        """SHA-256 of the network's structure (every field but `name`), as hex.
+
+        Two specs with the same hash build the same network; sweeps use it to
+        skip what is done.
+        """
+        body = self.model_dump(mode="json", exclude={"name"})
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
