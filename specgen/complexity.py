@@ -127,8 +127,10 @@ def count_batch(
     depths = np.asarray(depths, dtype=np.int64)
     widths = np.broadcast_to(np.asarray(widths, dtype=np.int64), depths.shape)
     group_widths = np.broadcast_to(np.asarray(group_widths, dtype=np.int64), depths.shape)
-    strides = np.broadcast_to(np.asarray(strides, dtype=np.int64), depths.shape)
-    ratios = np.broadcast_to(np.asarray(bottleneck_ratios, dtype=np.float64), depths.shape)
+    # Absent stages may hold anything (zeros as padding): give them harmless values.
+    present = depths > 0
+    strides = np.where(present, np.asarray(strides, dtype=np.int64), 1)
+    ratios = np.where(present, np.asarray(bottleneck_ratios, dtype=np.float64), 1.0)
     w_b = np.rint(widths / ratios).astype(np.int64)
     n = depths.shape[0]
     stages = (

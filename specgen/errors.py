@@ -6,6 +6,8 @@ the whole document. The CLI prints the line and exits with status 2.
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
 
 ROOT = "$"
@@ -29,8 +31,11 @@ def field_path(loc: tuple) -> str:
 
 
 def shown(value: object) -> str:
-    """A bounded repr of an input value, safe to print whatever the spec holds."""
-    text = repr(value)
+    """An input value as JSON spells it, bounded, safe to print whatever the spec holds."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
@@ -82,9 +87,10 @@ def expectation(error: dict) -> str:
     if kind in ("too_short", "too_long"):
         word = "at least" if kind == "too_short" else "at most"
         bound = ctx.get("min_length", ctx.get("max_length"))
-        return f"expected {word} {bound} items, got {ctx.get('actual_length')}"
+        return f"expected {word} {bound} item{'s' * (bound != 1)}, got {ctx.get('actual_length')}"
     if kind == "union_tag_invalid":
-        return f"expected {ctx['expected_tags']}, got {shown(ctx['tag'])}"
+        tags = ctx["expected_tags"].rsplit(", ", 1)
+        return f"expected {' or '.join(tags)}, got {shown(ctx['tag'])}"
     if kind == "union_tag_not_found":
         return "required field is missing: the kind of spec, 'regnet' or 'anynet'"
     if kind == "value_error":

@@ -26,7 +26,7 @@ def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"key {key!r} appears twice in one object")
         out[key] = value
     return out
 

@@ -1,0 +1,45 @@
+"""`rounding: torchvision` reproduces torchvision's RegNets, checked against torchvision itself."""
+
+import json
+
+import pytest
+import torch
+import torchvision.models as tvm
+
+from specgen import complexity
+from specgen.regnet import RegNetSpec
+
+from .conftest import SPECS
+
+# torchvision's three models that differ from pycls, and their parameter counts (REFERENCE §2).
+DIFFERING = [
+    ("regnetx_400mf", "regnet_x_400mf", 5_495_976, 5_157_512),
+    ("regnety_800mf", "regnet_y_800mf", 6_432_512, 6_263_168),
+    ("regnety_8_0gf", "regnet_y_8gf", 39_381_472, 39_180_068),
+]
+
+
+def _spec(slug: str, rounding: str) -> RegNetSpec:
+    data = json.loads((SPECS / f"{slug}.json").read_text())
+    return RegNetSpec.model_validate({**data, "rounding": rounding})
+
+
+def _stages_of(model: torch.nn.Module) -> list[tuple[int, int]]:
+    """(width, depth) of each stage of a torchvision RegNet, read off its modules."""
+    stages = []
+    for stage in model.trunk_output.children():
+        blocks = list(stage.children())
+        stages.append((blocks[0].f.c[0].out_channels, len(blocks)))
+    return stages
+
+
+@pytest.mark.parametrize(("slug", "builder", "tv_params", "pycls_params"), DIFFERING)
+def test_torchvision_rounding_matches_torchvision(slug, builder, tv_params, pycls_params):
+    torch.manual_seed(0)
+    model = getattr(tvm, builder)(weights=None)
+    assert sum(p.numel() for p in model.parameters()) == tv_params
+
+    net = _spec(slug, "torchvision").resolve()
+    assert complexity.count(net).params == tv_params
+    assert [(s.width, s.depth) for s in net.stages] == _stages_of(model)
+    assert complexity.count(_spec(slug, "pycls").resolve()).params == pycls_params
