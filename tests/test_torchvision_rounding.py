@@ -43,3 +43,19 @@ def test_torchvision_rounding_matches_torchvision(slug, builder, tv_params, pycl
     assert complexity.count(net).params == tv_params
     assert [(s.width, s.depth) for s in net.stages] == _stages_of(model)
     assert complexity.count(_spec(slug, "pycls").resolve()).params == pycls_params
+
+
+# Every RegNet torchvision ships with a pycls counterpart in specs/ (torchvision has no 4.0GF/6.4GF/12GF).
+SHIPPED = {
+    f"regnet{x}_{size}": f"regnet_{x}_{size.replace('_0gf', 'gf')}"
+    for x in ("x", "y")
+    for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8_0gf", "16gf", "32gf")
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SHIPPED))
+def test_every_shipped_torchvision_regnet_is_reproduced(slug):
+    model = getattr(tvm, SHIPPED[slug])(weights=None)
+    net = _spec(slug, "torchvision").resolve()
+    assert complexity.count(net).params == sum(p.numel() for p in model.parameters())
+    assert [(s.width, s.depth) for s in net.stages] == _stages_of(model)
