@@ -75,3 +75,237 @@ def schema() -> None:
     from specgen.specfile import spec_json_schema
 
     click.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option("--out", "out_dir", default="generated", show_default=True, help="Output folder.")
+@click.option("--format", "formats", default="py,onnx", show_default=True, help="Comma-separated: py, onnx.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seeds the ONNX weights.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint for the ONNX weights.")
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (17 or newer).")
+def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights: str | None, opset: int):
+    """Write <name>.py (standalone PyTorch) and <name>.onnx for each spec (files or JSONL of samples)."""
+    from specgen.emit.batch import emit_all, summary
+    from specgen.emit.weights import load_checkpoint
+
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    state = load_checkpoint(weights) if weights else None
+
+    def bar(items):
+        if len(items) <= 4:
+            return iter(items)
+        return iter(click.progressbar(items, label="emitting", file=sys.stderr))
+
+    def report(error: SpecError) -> None:
+        click.echo(str(error), err=True)
+
+    done, errors = emit_all(
+        specs, out_dir, chosen, seed, state, weights or "weights", opset, on_error=report, progress=bar
+    )
+    if done:
+        click.echo(summary(done))
+    if errors:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(dir_okay=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to save.")
+def convert(checkpoint: str, spec: str, output: str) -> None:
+    """Rename a torchvision, timm or pycls RegNet checkpoint to the emitted file's layout."""
+    import io
+
+    import torch
+
+    from specgen.atomic import write_atomic
+    from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
+    from specgen.specfile import load_spec
+
+    net = load_spec(spec).resolve()
+    data = load_checkpoint(checkpoint)
+    state = to_pycls_layout(data, net, checkpoint)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(output, buffer.getvalue())
+    click.echo(f"{output}: {len(state)} tensors from a {layout(data.get('model_state', data))} layout")
+
+
+@main.command()
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, help="digits, synthetic:N, cifar10:PATH or folder:PATH.")
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1 << 16), default=128, show_default=True)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, 100, min_open=True),
+    default=0.05,
+    show_default=True,
+    help="Learning rate at batch 128; scaled linearly with the batch size.",
+)
+@click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
+@click.option("--resolution", type=click.IntRange(8, 2048), help="Training resolution [default: the spec's].")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False),
+    default=".specgen-cache",
+    show_default=True,
+    help="Folder for the emitted modules that are trained.",
+)
+def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, device, seed, cache) -> None:
+    """Train a spec's emitted module (the paper's short schedule); a JSON line of results on stdout."""
+    from pathlib import Path
+
+    from specgen.train.run import train_file
+    from specgen.train.schedule import Schedule
+
+    schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
+    result = train_file(
+        spec_file, data, schedule, resolution=resolution, device=device, seed=seed, cache_dir=Path(cache)
+    )
+    click.echo(json.dumps(result))
+
+
+class _SweepGroup(_Group):
+    """`specgen sweep SPACE ...` means `specgen sweep run SPACE ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_SweepGroup)
+def sweep() -> None:
+    """Sample a design space, train every sample, and keep the results in a resumable store.
+
+    `specgen sweep SPACE --n N ...` runs (or resumes) a sweep; `status` and `export` read its store.
+    """
+
+
+@sweep.command("run")
+@click.argument("space")
+@click.option("--n", "n", type=click.IntRange(1, 1_000_000), required=True, help="Networks to sample.")
+@click.option("--flops", help="Complexity band LO:HI, counted at --resolution (e.g. 1e6:2e6 or 360M:400M).")
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--data", required=True, help="digits, synthetic:N, cifar10:PATH or folder:PATH.")
+@click.option("--store", type=click.Path(dir_okay=False), required=True, help="The SQLite results file.")
+@click.option(
+    "--resolution",
+    type=click.IntRange(8, 2048),
+    default=224,
+    show_default=True,
+    help="Training resolution, also the one the band is counted at.",
+)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 4096), help="Trainings at once [local: 1; ray: the cluster's]."
+)
+@click.option("--address", help="Ray cluster address [default: start a local Ray].")
+@click.option(
+    "--gpus-per-run",
+    type=click.FloatRange(0, 64),
+    default=0.0,
+    show_default=True,
+    help="Ray: GPUs per training; fractions share a GPU.",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1 << 16), default=128, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, 100, min_open=True), default=0.05, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="Local executor: auto, cpu or cuda[:N].")
+@click.option("--cache", type=click.Path(file_okay=False), default=".specgen-cache", show_default=True)
+def sweep_run(
+    space,
+    n,
+    flops,
+    epochs,
+    data,
+    store,
+    resolution,
+    executor,
+    workers,
+    address,
+    gpus_per_run,
+    seed,
+    batch_size,
+    lr,
+    weight_decay,
+    device,
+    cache,
+) -> None:
+    """Sample SPACE and train every sample into --store; rerun the same command to resume."""
+    from specgen.sweep.driver import Sweep, parse_band, run_sweep
+    from specgen.sweep.worker import Job
+    from specgen.train.schedule import Schedule
+
+    schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
+    job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=cache)
+    plan = Sweep(space, n, job, parse_band(flops, "--flops") if flops else None)
+    if executor == "ray":
+        from specgen.sweep.ray_executor import RayExecutor
+
+        runner = RayExecutor(job, address, gpus_per_run, workers)
+    elif workers and workers > 1:
+        from specgen.sweep.executors import ProcessPool
+
+        runner = ProcessPool(job, workers)
+    else:
+        from specgen.sweep.executors import InProcess
+
+        runner = InProcess(job)
+    counts = run_sweep(plan, store, runner)
+    click.echo(json.dumps({"store": store, "counts": counts}))
+
+
+@sweep.command("status")
+@click.argument("store", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sweep_status(store: str, as_json: bool) -> None:
+    """Summarize a sweep store: runs by status, errors, the best runs."""
+    from specgen.sweep import report
+
+    info = report.summary(store)
+    click.echo(json.dumps(info) if as_json else report.render(info))
+
+
+@sweep.command("export")
+@click.argument("store", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="runs.jsonl or runs.csv")
+def sweep_export(store: str, output: str) -> None:
+    """Write the finished runs of a store as JSON lines or CSV."""
+    from specgen.sweep import report
+
+    count = report.export(store, output)
+    click.echo(f"{output}: {count} runs", err=True)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--by", default="space", show_default=True, help="Group results by 'space' or 'source' (file).")
+@click.option(
+    "--normalize", metavar="flops|params", help="Also compare EDFs normalized over this complexity."
+)
+@click.option("-o", "--out", default="report", show_default=True, help="Folder of the report.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
+def analyze(
+    sources: tuple[str, ...], by: str, normalize: str | None, out: str, seed: int, as_json: bool
+) -> None:
+    """Compare design spaces from sweep stores or JSONL/CSV results: EDFs, KS, ranges, fits.
+
+    Writes EDF, scatter and width plots (PNG and SVG), summary.json and an
+    index.html that shows them all. Diverged runs count at error 1.0.
+    """
+    from specgen.analysis.report import build, publish
+
+    report = build(list(sources), by=by, normalize=normalize, seed=seed)
+    folder = publish(report, out)
+    if as_json:
+        click.echo(json.dumps(report.summary, indent=2))
+    else:
+        click.echo(report.text())
+        click.echo(f"\nwrote {folder}/index.html and {len(report.files) - 1} more files")

@@ -21,7 +21,8 @@ _SEPARATORS = re.compile(r"[_.\-]+")
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 # Names the module defines itself (and constants Python reserves), which the network class must not shadow.
 _TAKEN = frozenset(
-    {"Stem", "SqueezeExcitation", "Bottleneck", "Block", "Stage", "Head", "OrderedDict", "None", "True", "False"}
+    {"Stem", "SqueezeExcitation", "Bottleneck", "Block", "Stage", "Head", "OrderedDict"}
+    | {"None", "True", "False"}
 )
 
 

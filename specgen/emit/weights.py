@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from specgen.emit.onnx import parameter_shapes
 from specgen.errors import ROOT, SpecError
-from specgen.spec import NetworkSpec, se_width
+from specgen.spec import NetworkSpec
 
-BN_BUFFERS = ("weight", "bias", "running_mean", "running_var")
 BATCHES = "num_batches_tracked"
 
 # (pattern, replacement), applied to each key in order.
@@ -45,44 +45,6 @@ _TIMM = [
 _RULES = {"pycls": [], "torchvision": _TORCHVISION, "timm": _TIMM}
 
 
-def expected_shapes(net: NetworkSpec) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the network in pycls's names, with its shape (BN counters excluded)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def conv(name: str, c_out: int, c_in: int, k: int, bias: bool = False) -> None:
-        shapes[f"{name}.weight"] = (c_out, c_in, k, k)
-        if bias:
-            shapes[f"{name}.bias"] = (c_out,)
-
-    def bn(name: str, c: int) -> None:
-        shapes.update({f"{name}.{b}": (c,) for b in BN_BUFFERS})
-
-    conv("stem.conv", net.stem_width, net.in_channels, 3)
-    bn("stem.bn", net.stem_width)
-    w_in = net.stem_width
-    for i, stage in enumerate(net.stages, start=1):
-        w_out, w_b = stage.width, stage.bottleneck_width
-        for j in range(1, stage.depth + 1):
-            block, stride = f"s{i}.b{j}", stage.stride if j == 1 else 1
-            if w_in != w_out or stride != 1:
-                conv(f"{block}.proj", w_out, w_in, 1)
-                bn(f"{block}.bn", w_out)
-            conv(f"{block}.f.a", w_b, w_in, 1)
-            bn(f"{block}.f.a_bn", w_b)
-            conv(f"{block}.f.b", w_b, stage.group_width, 3)
-            bn(f"{block}.f.b_bn", w_b)
-            if net.se_ratio > 0:
-                w_se = se_width(w_in, net.se_ratio)
-                conv(f"{block}.f.se.f_ex.0", w_se, w_b, 1, bias=True)
-                conv(f"{block}.f.se.f_ex.2", w_b, w_se, 1, bias=True)
-            conv(f"{block}.f.c", w_out, w_b, 1)
-            bn(f"{block}.f.c_bn", w_out)
-            w_in = w_out
-    shapes["head.fc.weight"] = (net.num_classes, w_in)
-    shapes["head.fc.bias"] = (net.num_classes,)
-    return shapes
-
-
 def layout(state_dict: Mapping) -> str:
     """Which implementation's names a state dict uses: 'pycls' (ours), 'torchvision' or 'timm'."""
     keys = set(state_dict)
@@ -101,23 +63,40 @@ def _rename(key: str, rules: list) -> str:
 
 def to_pycls_layout(state_dict: Mapping, net: NetworkSpec, source: str = "weights") -> dict:
     """A state dict (ours, a pycls checkpoint, torchvision's or timm's) in our names, checked
-    against `net`: every tensor present with its shape, nothing extra. BN counters that a
-    layout lacks are left for load_state_dict's caller to add; `source` names the file in errors.
+    against `net`: every tensor present with its shape, nothing extra (BN counters aside).
+    `source` names the file in errors.
     """
     if "model_state" in state_dict and isinstance(state_dict["model_state"], Mapping):
         state_dict = state_dict["model_state"]
     rules = _RULES[layout(state_dict)]
     renamed = {_rename(str(k), rules): v for k, v in state_dict.items()}
-    expected = expected_shapes(net)
-    for key, shape in expected.items():
-        if key not in renamed:
-            raise SpecError(source, key, f"missing from the weights (network {net.name})")
-        got = tuple(getattr(renamed[key], "shape", ()))
-        if got != shape:
-            raise SpecError(source, key, f"expected shape {shape}, got {got}")
-    for key in renamed:
-        if key not in expected and not key.endswith(f".{BATCHES}"):
-            raise SpecError(source, key, f"unexpected tensor for network {net.name}")
     if not renamed:
         raise SpecError(source, ROOT, "expected a state dict, got an empty mapping")
+    expected = parameter_shapes(net)
+    for key in renamed:
+        if key not in expected and not key.endswith(f".{BATCHES}"):
+            raise SpecError(source, key, f"unexpected tensor: network {net.name} has no such parameter")
+    for key, shape in expected.items():
+        if key not in renamed:
+            raise SpecError(source, key, f"required tensor of shape {list(shape)} is missing")
+        got = list(getattr(renamed[key], "shape", ()))
+        if got != list(shape):
+            raise SpecError(source, key, f"expected shape {list(shape)}, got {got}")
     return renamed
+
+
+def load_checkpoint(path: str) -> Mapping:
+    """A file saved with torch.save holding a state dict or a pycls checkpoint (tensors only)."""
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SpecError(path, ROOT, "file not found") from None
+    except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
+        raise SpecError(
+            path, ROOT, f"expected a file saved with torch.save, got: {str(e).splitlines()[0]}"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise SpecError(path, ROOT, f"expected a state dict, got {type(data).__name__}")
+    return data

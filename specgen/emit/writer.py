@@ -1,0 +1,93 @@
+"""Emit one spec: its .py (and ONNX graph) written atomically inside the output folder.
+
+Everything is computed before anything is written, so a spec that fails
+leaves no partial output. The file names come from the spec's validated
+name, and are checked once more to stay inside the output folder.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from specgen.atomic import write_atomic
+from specgen.emit.python import class_name, render_module
+from specgen.errors import ROOT, SpecError
+from specgen.regnet import RegNetSpec
+from specgen.spec import NetworkSpec
+
+FORMATS = ("py", "onnx")
+SUFFIXES = {"py": ".py", "onnx": ".onnx"}
+
+
+def output_path(out_dir: Path, net: NetworkSpec, fmt: str, source: str) -> Path:
+    """`<out_dir>/<name><suffix>`, refused unless it is a plain file name inside out_dir."""
+    file_name = net.name + SUFFIXES[fmt]
+    target = out_dir / file_name
+    inside = Path(file_name).name == file_name and target.parent.resolve() == out_dir.resolve()
+    if not inside or file_name.startswith("."):
+        expected = f"expected a name that stays inside the output folder, got {net.name!r}"
+        raise SpecError(source, "name", expected)
+    return target
+
+
+def seeded_state_dict(net: NetworkSpec, py_text: str, seed: int) -> dict:
+    """The weights of the emitted module itself, initialized (pycls's rule) under `seed`."""
+    import torch
+
+    from specgen.emit.load import load_network_class
+
+    with tempfile.TemporaryDirectory(prefix="specgen-") as tmp:
+        path = Path(tmp) / f"{net.name}.py"
+        path.write_text(py_text, encoding="utf-8")
+        cls = load_network_class(path, class_name(net))
+        torch.manual_seed(seed)
+        return cls().state_dict()
+
+
+def emit(
+    spec: RegNetSpec | NetworkSpec,
+    out_dir: str | Path,
+    formats: Iterable[str] = FORMATS,
+    seed: int = 0,
+    weights: Mapping | None = None,
+    opset: int = 17,
+    source: str | None = None,
+    weights_source: str = "weights",
+) -> list[Path]:
+    """Write `<name>.py` and/or `<name>.onnx` for `spec` into `out_dir`; the paths written.
+
+    The ONNX graph's weights are `weights` (any layout `to_pycls_layout` accepts) or else
+    those of the emitted module initialized under `seed`.
+    """
+    where = source or "spec"
+    formats = tuple(formats)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise SpecError("--format", ROOT, f"expected py or onnx, got {fmt!r}")
+    out_dir = Path(out_dir)
+    net = spec.resolve()
+    targets = {fmt: output_path(out_dir, net, fmt, where) for fmt in formats}
+    state = None
+    if weights is not None:  # checked even when only the .py is written, so a wrong file is never silent
+        from specgen.emit.weights import to_pycls_layout
+
+        state = to_pycls_layout(weights, net, weights_source)
+    py_text = render_module(net, source)
+    payloads: dict[str, str | bytes] = {}
+    if "py" in targets:
+        payloads["py"] = py_text
+    if "onnx" in targets:
+        from specgen.emit.onnx import build_onnx, onnx_bytes
+
+        if state is None:
+            state = seeded_state_dict(net, py_text, seed)
+        payloads["onnx"] = onnx_bytes(build_onnx(net, state, opset, source=weights_source))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for fmt, target in targets.items():
+            write_atomic(target, payloads[fmt])
+    except OSError as e:
+        raise SpecError(where, ROOT, f"cannot write into {out_dir}: {e.strerror}") from None
+    return list(targets.values())
