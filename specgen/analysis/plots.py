@@ -1,0 +1,119 @@
+"""Figures of the report, drawn with matplotlib's Agg renderer (no pyplot, no display).
+
+Every figure has the same fixed size and dpi, so a PNG is always SIZE_PX
+pixels; SVG output carries a fixed hash salt and no date, so the same data
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+
+from specgen.analysis.bootstrap import Range
+from specgen.analysis.edf import EDF
+from specgen.analysis.fit import QuantizedLinearFit
+from specgen.analysis.results import DIVERGED_ERROR
+
+FIGSIZE = (7.2, 4.8)
+DPI = 100
+SIZE_PX = (720, 480)
+_STYLE = {"svg.hashsalt": "specgen", "svg.fonttype": "path", "font.size": 9, "axes.grid": True}
+
+
+def color(i: int) -> str:
+    return f"C{i % 10}"
+
+
+def render(fig: Figure) -> tuple[bytes, bytes]:
+    """(PNG, SVG) bytes of a figure, without timestamps or version strings."""
+    png, svg = io.BytesIO(), io.BytesIO()
+    with rc_context(_STYLE):
+        FigureCanvasAgg(fig).print_png(png, metadata={"Software": None})
+        FigureCanvasSVG(fig).print_svg(svg, metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Draw under the report's style, leaving matplotlib's global settings alone."""
+
+    @functools.wraps(draw)
+    def styled(*args, **kwargs) -> Figure:
+        with rc_context(_STYLE):
+            return draw(*args, **kwargs)
+
+    return styled
+
+
+def _figure() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+@_styled
+def edf_figure(names: Sequence[str], edfs: Sequence[EDF], errors: Sequence[np.ndarray], title: str) -> Figure:
+    """The EDFs of the spaces together, each labelled with n, min and mean error."""
+    fig, ax = _figure()
+    hi = max(float(e.errors[-1]) for e in edfs)
+    for i, (name, f, err) in enumerate(zip(names, edfs, errors, strict=True)):
+        x, y = f.steps()
+        label = f"{name} (n={f.n}, min {100 * err.min():.1f}%, mean {100 * err.mean():.1f}%)"
+        ax.plot(
+            100 * np.append(x, hi), np.append(y, 1.0), drawstyle="steps-post", color=color(i), label=label
+        )
+    ax.set(xlabel="error (%)", ylabel="cumulative prob.", ylim=(0, 1.02), title=title)
+    ax.legend(loc="lower right")
+    return fig
+
+
+@_styled
+def scatter_figure(
+    parameter: str,
+    names: Sequence[str],
+    values: Sequence[np.ndarray],
+    errors: Sequence[np.ndarray],
+    ranges: Sequence[Range | None],
+) -> Figure:
+    """Error against one parameter, each space with its bootstrap 95% range shaded and best value marked.
+
+    Diverged runs (at DIVERGED_ERROR) are in the ranges but not drawn, so the axis shows the trained ones.
+    """
+    fig, ax = _figure()
+    for i, (name, x, err, r) in enumerate(zip(names, values, errors, ranges, strict=True)):
+        keep = np.isfinite(x) & (err < DIVERGED_ERROR)
+        ax.scatter(x[keep], 100 * err[keep], s=14, alpha=0.7, color=color(i), label=name, linewidths=0)
+        if r is not None:
+            ax.axvspan(r.low, r.high, color=color(i), alpha=0.12, linewidth=0)
+            ax.axvline(r.best, color=color(i), linestyle="--", linewidth=1)
+    ax.set(xlabel=parameter, ylabel="error (%)", title=f"error vs {parameter} (shaded: bootstrap 95% range)")
+    ax.legend(loc="upper right")
+    return fig
+
+
+@_styled
+def widths_figure(
+    name: str,
+    ids: Sequence[str],
+    errors: Sequence[float],
+    widths: Sequence[np.ndarray],
+    fits: Sequence[QuantizedLinearFit],
+) -> Figure:
+    """Per-block widths of the best models (solid) and their quantized linear fits (dashed)."""
+    fig, ax = _figure()
+    for i, (model, err, w, f) in enumerate(zip(ids, errors, widths, fits, strict=True)):
+        blocks = np.arange(w.size)
+        ax.plot(blocks, w, "o-", color=color(i), markersize=3, label=f"{model[:12]} (error {100 * err:.1f}%)")
+        label = f"fit w0={f.w0}, wa={f.wa:.1f}, wm={f.wm:.2f}, e_fit={f.e_fit:.3f}"
+        ax.plot(blocks, f.widths(w.size), "--", color=color(i), linewidth=1, label=label)
+    ax.set_yscale("log", base=2)
+    ax.set(xlabel="block index", ylabel="width", title=f"{name}: best models and their quantized linear fits")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig

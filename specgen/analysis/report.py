@@ -1,0 +1,263 @@
+"""The `specgen analyze` report: spaces compared by their error EDFs, KS statistics,
+bootstrap ranges of good parameters, and quantized linear fits of the best models.
+
+Everything is computed and drawn in memory first; only then is the report
+written, into a temporary folder that is moved into place whole. So bad input
+leaves no report at all, and a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from specgen.analysis.bootstrap import DEFAULT_SAMPLES, Range, bootstrap_range
+from specgen.analysis.edf import DEFAULT_BINS, complexity_edges, edf, ks_2samp, normalized_weights
+from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
+from specgen.analysis.parameters import parameter_columns
+from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
+from specgen.atomic import write_atomic
+from specgen.errors import ROOT, SpecError, shown
+from specgen.fmt import table
+
+BY = ("space", "source")
+NORMALIZE = ("flops", "params")
+BEST_MODELS = 3
+COMMAND = "specgen analyze"
+REPORT_FILE = re.compile(
+    r"(index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|widths-\d+)\.(png|svg))"
+)
+"""Every name a report may hold: an existing folder holding anything else is never replaced."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """The results of one space (or source): runs that finished or diverged; failed runs counted."""
+
+    name: str
+    results: list[Result]
+    failed: int
+
+    @property
+    def errors(self) -> np.ndarray:
+        return np.array([r.analysis_error for r in self.results])
+
+    @property
+    def diverged(self) -> int:
+        return sum(r.status == "diverged" for r in self.results)
+
+
+@dataclass
+class Report:
+    summary: dict
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The tables printed by `specgen analyze`: the spaces, then KS statistics between them."""
+        spaces = [
+            [s["name"], s["n"], s["diverged"], s["failed"], _pct(s["min_error"]), _pct(s["mean_error"])]
+            for s in self.summary["groups"]
+        ]
+        headers = [self.summary["by"], "n", "diverged", "failed", "min error", "mean error"]
+        out = [table(headers, spaces, right=[False] + [True] * 5)]
+        if self.summary["ks"]:
+            headers = ["a", "b", "KS", "p-value"]
+            if self.summary["normalize"]:
+                headers += [f"KS ({self.summary['normalize']}-normalized)", "p-value"]
+            rows = [[k["a"], k["b"], *_ks_cells(k)] for k in self.summary["ks"]]
+            out.append(table(headers, rows, right=[False, False] + [True] * (len(headers) - 2)))
+        return "\n\n".join(out)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _ks_cells(k: dict) -> list[str]:
+    cells = [f"{k['statistic']:.4f}", f"{k['pvalue']:.3g}"]
+    if "normalized_statistic" in k:
+        cells += [f"{k['normalized_statistic']:.4f}", f"{k['normalized_pvalue']:.3g}"]
+    return cells
+
+
+def group_results(results: list[Result], by: str) -> list[Group]:
+    """Results grouped by space name or source, in name order; a group needs one finished run."""
+    keyed: dict[str, list[Result]] = {}
+    for r in results:
+        keyed.setdefault(r.space if by == "space" else r.source, []).append(r)
+    groups = []
+    for name in sorted(keyed):
+        kept = [r for r in keyed[name] if r.status != "failed"]
+        if not kept:
+            source = keyed[name][0].source
+            runs = len(keyed[name])
+            raise SpecError(
+                source, "status", f"expected a run of {name!r} that did not fail; all {runs} failed"
+            )
+        groups.append(Group(name, kept, len(keyed[name]) - len(kept)))
+    return groups
+
+
+def _rounded(x: float) -> float:
+    return round(float(x), 6)
+
+
+def _fits(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
+    """The best finished models of a group with the quantized linear fit of their per-block widths."""
+    done = sorted((r for r in group.results if r.status == "done"), key=lambda r: (r.error, r.id))
+    out = []
+    for r in done[:BEST_MODELS]:
+        widths = np.repeat(r.net.widths, r.net.depths)
+        out.append((r, widths, fit_quantized_linear(widths)))
+    return out
+
+
+def build(
+    sources: list[str],
+    *,
+    by: str = "space",
+    normalize: str | None = None,
+    bins: int = DEFAULT_BINS,
+    seed: int = 0,
+    samples: int = DEFAULT_SAMPLES,
+) -> Report:
+    """Load, compare and draw everything; nothing is written yet."""
+    if by not in BY:
+        raise SpecError(COMMAND, "--by", f"expected one of {', '.join(BY)}, got {shown(by)}")
+    if normalize is not None and normalize not in NORMALIZE:
+        raise SpecError(
+            COMMAND, "--normalize", f"expected one of {', '.join(NORMALIZE)}, got {shown(normalize)}"
+        )
+    from specgen.analysis import plots
+
+    groups = group_results([r for s in sources for r in load_results(s)], by)
+    names = [g.name for g in groups]
+    errors = [g.errors for g in groups]
+    edfs = [edf(e) for e in errors]
+    report = Report({})
+    figures = {"edf": plots.edf_figure(names, edfs, errors, "error EDF")}
+
+    weights = None
+    if normalize:
+        complexity = [np.array([getattr(r, normalize) for r in g.results], dtype=np.float64) for g in groups]
+        edges = complexity_edges(complexity, bins)
+        weights = [normalized_weights(c, edges) for c in complexity]
+        normalized = [edf(e, w) for e, w in zip(errors, weights, strict=True)]
+        title = f"{normalize}-normalized error EDF ({bins} bins)"
+        figures[f"edf-{normalize}"] = plots.edf_figure(names, normalized, errors, title)
+
+    ks = []
+    for i, j in combinations(range(len(groups)), 2):
+        plain = ks_2samp(errors[i], errors[j])
+        row = {"a": names[i], "b": names[j], "statistic": _rounded(plain.statistic), "pvalue": plain.pvalue}
+        if weights is not None:
+            norm = ks_2samp(errors[i], errors[j], weights[i], weights[j])
+            row |= {"normalized_statistic": _rounded(norm.statistic), "normalized_pvalue": norm.pvalue}
+        ks.append(row)
+
+    every = [r for g in groups for r in g.results]
+    columns = parameter_columns(every)
+    offsets = np.cumsum([0] + [len(g.results) for g in groups])
+    ranges: dict[str, dict[str, dict]] = {g.name: {} for g in groups}
+    for parameter, column in columns.items():
+        values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
+        found: list[Range | None] = []
+        for g, x, err in zip(groups, values, errors, strict=True):
+            keep = np.isfinite(x)
+            r = bootstrap_range(x[keep], err[keep], samples=samples, seed=seed) if keep.any() else None
+            found.append(r)
+            if r is not None:
+                ranges[g.name][parameter] = {k: _rounded(v) for k, v in vars(r).items()}
+        figures[f"scatter-{parameter}"] = plots.scatter_figure(parameter, names, values, errors, found)
+
+    best: dict[str, list[dict]] = {}
+    for index, g in enumerate(groups, 1):
+        fits = _fits(g)
+        best[g.name] = [
+            {"id": r.id, "error": r.error, "fit": {k: _rounded(v) for k, v in vars(f).items()}}
+            for r, _, f in fits
+        ]
+        if fits:
+            figures[f"widths-{index}"] = plots.widths_figure(
+                g.name,
+                [r.id for r, _, _ in fits],
+                [r.error for r, _, _ in fits],
+                [w for _, w, _ in fits],
+                [f for _, _, f in fits],
+            )
+
+    for name, fig in figures.items():
+        report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
+    report.summary = {
+        "by": by,
+        "sources": [str(s) for s in sources],
+        "normalize": normalize,
+        "bins": bins if normalize else None,
+        "bootstrap": {"samples": samples, "fraction": 0.25, "seed": seed},
+        "diverged_error": DIVERGED_ERROR,
+        "groups": [
+            {
+                "name": g.name,
+                "n": len(g.results),
+                "diverged": g.diverged,
+                "failed": g.failed,
+                "min_error": _rounded(e.min()),
+                "mean_error": _rounded(e.mean()),
+                "median_error": _rounded(np.median(e)),
+                "ranges": ranges[g.name],
+                "best": best[g.name],
+            }
+            for g, e in zip(groups, errors, strict=True)
+        ],
+        "ks": ks,
+        "plots": list(figures),
+    }
+    report.files["summary.json"] = (json.dumps(report.summary, indent=2) + "\n").encode()
+    report.files["index.html"] = _html(report).encode()
+    return report
+
+
+def _html(report: Report) -> str:
+    from specgen.emit.templates import environment
+
+    template = environment().overlay(autoescape=True).get_template("analysis_report.html.j2")
+    return template.render(s=report.summary, pct=_pct, ks_cells=_ks_cells)
+
+
+def publish(report: Report, out: str | Path) -> Path:
+    """Write the report's files into `out` as a whole: a new folder, or one replacing an earlier report."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SpecError(str(out), ROOT, "expected a folder for the report, got a file")
+    if out.is_dir():
+        strangers = sorted(p.name for p in out.iterdir() if not REPORT_FILE.fullmatch(p.name))
+        if strangers:
+            message = f"expected a new or empty folder or an earlier report; it holds {shown(strangers[0])}"
+            raise SpecError(str(out), ROOT, message)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    old = tmp.with_suffix(".old")
+    try:
+        for name, data in report.files.items():
+            write_atomic(tmp / name, data)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if old.exists():
+                os.replace(old, out)
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return out
