@@ -86,23 +86,21 @@ def schema() -> None:
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (17 or newer).")
 def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights: str | None, opset: int):
     """Write <name>.py (standalone PyTorch) and <name>.onnx for each spec (files or JSONL of samples)."""
-    from specgen.emit.batch import emit_all, summary
+    from specgen.emit.batch import emit_all, read_specs, summary
     from specgen.emit.weights import load_checkpoint
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     state = load_checkpoint(weights) if weights else None
-
-    def bar(items):
-        if len(items) <= 4:
-            return iter(items)
-        return iter(click.progressbar(items, label="emitting", file=sys.stderr))
+    items = read_specs(specs)
 
     def report(error: SpecError) -> None:
         click.echo(str(error), err=True)
 
-    done, errors = emit_all(
-        specs, out_dir, chosen, seed, state, weights or "weights", opset, on_error=report, progress=bar
-    )
+    shown = len(items) > 4  # a progress bar only when there are more than a few
+    with click.progressbar(length=len(items), label="emitting", file=sys.stderr, hidden=not shown) as bar:
+        done, errors = emit_all(
+            items, out_dir, chosen, seed, state, weights or "weights", opset, report, lambda: bar.update(1)
+        )
     if done:
         click.echo(summary(done))
     if errors:

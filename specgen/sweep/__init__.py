@@ -1,0 +1,1 @@
+"""Sweeps: sample a design space, train every sample, keep the results in a resumable store."""

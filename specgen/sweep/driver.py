@@ -1,0 +1,115 @@
+"""A sweep: sample a design space, then train every sample through an executor into the store.
+
+The samples are a pure function of the settings (space, n, seed, band,
+resolution), so a rerun of the same command finds the same runs in the store
+and only trains the ones that are not finished. The store refuses a rerun
+with different settings rather than mixing two sweeps.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import asdict, dataclass
+
+from specgen.errors import ROOT, SpecError
+from specgen.sweep.store import Store
+from specgen.sweep.worker import Job
+
+_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*([kKMG]?)\s*$")
+_UNITS = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parse_band(text: str, option: str) -> tuple[int, int]:
+    """'LO:HI' (plain numbers, or with a k/M/G suffix: '360M:400M') to a (lo, hi) pair of integers."""
+    parts = text.split(":")
+    matches = [_AMOUNT.match(p) for p in parts]
+    if len(parts) != 2 or not all(matches):
+        raise SpecError(option, ROOT, f"expected LO:HI such as 360M:400M or 1e6:2e6, got {text!r}")
+    lo, hi = (float(m.group(1)) * _UNITS[m.group(2)] for m in matches)
+    if not (math.isfinite(hi) and lo <= hi):
+        raise SpecError(option, ROOT, f"expected LO <= HI, got {text!r}")
+    return math.ceil(lo), math.floor(hi)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What defines a sweep's runs and results (the executor does not)."""
+
+    space: str
+    n: int
+    job: Job
+    flops: tuple[int, int] | None = None
+
+    def settings(self) -> dict:
+        job = self.job
+        return {
+            "space": self.space,
+            "n": self.n,
+            "seed": job.seed,
+            "flops": list(self.flops) if self.flops else None,
+            "data": job.data,
+            "resolution": job.resolution,
+            "schedule": asdict(job.schedule),
+        }
+
+    def samples(self) -> list[dict]:
+        """The sampled networks, as sample lines; the band is counted at the training resolution."""
+        from specgen.sampler import sample
+        from specgen.spaces import load_space
+
+        space = load_space(self.space)
+        drawn = sample(
+            space, self.n, seed=self.job.seed, flops=self.flops, resolution=self.job.resolution, unique=True
+        )
+        return [s.to_json() for s in drawn]
+
+
+def run_sweep(sweep: Sweep, store_path, executor, progress: bool = True) -> dict[str, int]:
+    """Train what the store does not hold yet; returns the store's counts by status."""
+    from tqdm import tqdm
+
+    store = Store.create(store_path)
+    try:
+        store.bind(sweep.settings())
+        if not store.counts():
+            store.add(sweep.samples())
+        todo = store.todo()
+        total = sum(store.counts().values())
+        bar = tqdm(
+            total=total,
+            initial=total - len(todo),
+            desc="sweep",
+            unit="run",
+            file=sys.stderr,
+            disable=not progress,
+        )
+        queue = iter(todo)
+
+        def start_next() -> bool:
+            item = next(queue, None)
+            if item is not None:
+                store.claim(item[0])
+                executor.submit(*item)
+            return item is not None
+
+        in_flight = 0
+        while in_flight < executor.slots and start_next():
+            in_flight += 1
+        while in_flight:
+            for run_id, result in executor.wait():
+                in_flight -= 1
+                if result["status"] == "invalid":
+                    raise SpecError(*result["spec_error"])
+                store.finish(run_id, result)
+                bar.update(1)
+                if result.get("error") is not None:
+                    bar.set_postfix(last=f"{100 * result['error']:.1f}%")
+            while in_flight < executor.slots and start_next():
+                in_flight += 1
+        bar.close()
+        return store.counts()
+    finally:
+        executor.close()
+        store.close()

@@ -1,0 +1,79 @@
+"""Where a sweep's trainings run. An executor takes run after run and hands back finished results.
+
+`InProcess` (the default, one worker: this process) and `ProcessPool` (K
+spawned workers) need no server; `specgen.sweep.ray_executor` is the Ray one.
+Every executor has `slots` (how many runs it takes at once), `submit`,
+`wait` (at least one finished (run id, result)) and `close`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+from specgen.sweep.worker import Job, train_task
+
+
+class InProcess:
+    """This process is the one worker: runs train when `wait` asks for them, in order."""
+
+    slots = 1
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.queue = job, []
+
+    def submit(self, run_id: str, spec: dict) -> None:
+        self.queue.append((run_id, spec))
+
+    def wait(self) -> list[tuple[str, dict]]:
+        run_id, spec = self.queue.pop(0)
+        return [(run_id, train_task(self.job, spec))]
+
+    def close(self) -> None:
+        self.queue.clear()
+
+
+_DEVICE: list[str] = []
+
+
+def _start_worker(devices, threads: int) -> None:
+    """Pool initializer: take a device, and a fair share of the CPU threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    _DEVICE.append(devices.get())
+
+
+def _pool_task(job: Job, spec: dict) -> dict:
+    from dataclasses import replace
+
+    return train_task(replace(job, device=_DEVICE[0]), spec)
+
+
+class ProcessPool:
+    """K long-lived worker processes, each with its own Trainer; GPUs are dealt round-robin."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        import multiprocessing
+
+        import torch
+
+        ctx = multiprocessing.get_context("spawn")
+        gpus = torch.cuda.device_count() if job.device in ("auto", "cuda") else 0
+        devices = ctx.Queue()
+        for i in range(workers):
+            devices.put(f"cuda:{i % gpus}" if gpus else job.device)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.job, self.slots = job, workers
+        self.pool = ProcessPoolExecutor(workers, ctx, initializer=_start_worker, initargs=(devices, threads))
+        self.running: dict[Future, str] = {}
+
+    def submit(self, run_id: str, spec: dict) -> None:
+        self.running[self.pool.submit(_pool_task, self.job, spec)] = run_id
+
+    def wait(self) -> list[tuple[str, dict]]:
+        done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        return [(self.running.pop(f), f.result()) for f in done]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,62 @@
+"""The Ray executor: each training is a Ray task; only the driver writes the store.
+
+Imported only for `--executor ray`, so Ray is needed only then. A Ray worker
+process keeps its Trainer (and dataset) between tasks, as local workers do.
+`--gpus-per-run` may be fractional, so several small networks share a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import ray
+
+from specgen.errors import ROOT, SpecError
+from specgen.sweep.worker import Job, train_task
+
+
+@ray.remote
+def _train(job: Job, spec: dict) -> dict:
+    return train_task(job, spec)
+
+
+class RayExecutor:
+    def __init__(
+        self, job: Job, address: str | None = None, gpus_per_run: float = 0.0, workers: int | None = None
+    ):
+        self.started = not ray.is_initialized()
+        if self.started:
+            try:
+                ray.init(address=address, include_dashboard=False, logging_level="warning")
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise SpecError(
+                    "--address", ROOT, f"cannot reach a Ray cluster at {address!r}: {e}"
+                ) from None
+        self.gpus = gpus_per_run
+        self.job = replace(job, device="cuda" if gpus_per_run > 0 else "cpu")
+        resources = ray.cluster_resources()
+        if gpus_per_run > 0:
+            fits = int(resources.get("GPU", 0) / gpus_per_run)
+            if fits < 1:
+                raise SpecError(
+                    "--gpus-per-run", ROOT, f"the Ray cluster has no GPU for {gpus_per_run:g} per run"
+                )
+        else:
+            fits = int(resources.get("CPU", 1))
+        self.slots = max(1, workers or fits)
+        self.running: dict = {}
+
+    def submit(self, run_id: str, spec: dict) -> None:
+        ref = _train.options(num_cpus=1, num_gpus=self.gpus).remote(self.job, spec)
+        self.running[ref] = run_id
+
+    def wait(self) -> list[tuple[str, dict]]:
+        done, _ = ray.wait(list(self.running), num_returns=1)
+        return [(self.running.pop(ref), ray.get(ref)) for ref in done]
+
+    def close(self) -> None:
+        for ref in self.running:
+            ray.cancel(ref, force=True)
+        self.running.clear()
+        if self.started:
+            ray.shutdown()

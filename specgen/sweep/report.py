@@ -1,0 +1,107 @@
+"""Reading a sweep store for people and for other tools: a status summary and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+
+from specgen.atomic import write_atomic
+from specgen.errors import ROOT, SpecError
+from specgen.fmt import count_human, flops_human, table
+from specgen.sweep.store import EXTRA_FIELDS, RESULT_FIELDS, SAMPLE_FIELDS, Store
+
+STATUSES = ("pending", "running", "done", "diverged", "failed")
+BEST_SHOWN = 5
+
+
+def summary(path: str | Path) -> dict:
+    """Counts by status, the error distribution of finished runs and the best runs."""
+    store = Store.open(path)
+    try:
+        counts, runs, settings = store.counts(), store.results(), store.settings()
+    finally:
+        store.close()
+    errors = sorted(r["error"] for r in runs if r["error"] is not None)
+    best = sorted((r for r in runs if r["error"] is not None), key=lambda r: (r["error"], r["id"]))
+    return {
+        "store": str(path),
+        "settings": settings,
+        "counts": {s: counts.get(s, 0) for s in STATUSES},
+        "error": {
+            "min": errors[0] if errors else None,
+            "median": statistics.median(errors) if errors else None,
+            "max": errors[-1] if errors else None,
+        },
+        "train_seconds": round(sum(r["train_seconds"] or 0 for r in runs), 1),
+        "best": best[:BEST_SHOWN],
+    }
+
+
+def render(info: dict) -> str:
+    """The summary as text: settings, a table of statuses, and the best runs."""
+    s = info["settings"] or {}
+    lines = [
+        f"{info['store']}: {s.get('space')} n={s.get('n')} seed={s.get('seed')} data={s.get('data')} "
+        f"at {s.get('resolution')} px, {s.get('schedule', {}).get('epochs')} epochs",
+        "",
+        table(["status", "runs"], [[k, v] for k, v in info["counts"].items()]),
+    ]
+    e = info["error"]
+    if e["min"] is not None:
+        lines += [
+            "",
+            f"top-1 error: min {_pct(e['min'])}, median {_pct(e['median'])}, max {_pct(e['max'])}; "
+            f"{info['train_seconds']:.0f} s of training",
+        ]
+    if info["best"]:
+        rows = [
+            [
+                r["id"][:12],
+                flops_human(r["flops"]),
+                count_human(r["params"]),
+                _pct(r["error"]),
+                _pct(r["best_error"]),
+                _pct(r["onnx_error"]) if r["onnx_error"] is not None else "-",
+            ]
+            for r in info["best"]
+        ]
+        lines += [
+            "",
+            table(
+                ["best runs", "flops", "params", "error", "best", "onnx"], rows, right=[False] + [True] * 5
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def export(path: str | Path, out: str | Path) -> int:
+    """Finished runs to `out`, JSON lines (.jsonl) or CSV (.csv, nested fields as JSON); returns the count."""
+    out = Path(out)
+    if out.suffix not in (".jsonl", ".csv"):
+        raise SpecError(str(out), ROOT, "expected a file name ending in .jsonl or .csv")
+    if not out.parent.is_dir():
+        raise SpecError(str(out), ROOT, "the output folder does not exist")
+    store = Store.open(path)
+    try:
+        runs = store.results()
+    finally:
+        store.close()
+    if out.suffix == ".jsonl":
+        text = "".join(json.dumps(r) + "\n" for r in runs)
+    else:
+        fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(fields)
+        for r in runs:
+            writer.writerow([json.dumps(r[f]) if isinstance(r[f], dict | list) else r[f] for f in fields])
+        text = buffer.getvalue()
+    write_atomic(out, text)
+    return len(runs)

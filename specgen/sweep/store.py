@@ -1,0 +1,257 @@
+"""The results store of a sweep: one SQLite file in WAL mode, written only by the sweep's driver.
+
+Every sampled network is a row keyed by its content hash; its status moves
+pending -> running (claimed, attempts + 1) -> done | diverged | failed in
+single transactions, and its epochs land in the same transaction as its
+final status. A killed sweep therefore leaves finished runs intact and at
+most some rows `running`; the next run of the same command redoes those.
+This module needs no torch: analysis reads stores through `read_results`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from specgen.errors import ROOT, SpecError
+
+FORMAT = "specgen-sweep/1"
+FINISHED = ("done", "diverged", "failed")
+SAMPLE_FIELDS = ("id", "space", "seed", "index", "design", "resolution", "flops", "params", "acts", "spec")
+RESULT_FIELDS = ("status", "error", "best_error", "epochs")
+EXTRA_FIELDS = ("onnx_error", "device", "attempts", "train_seconds", "finished_at", "message", "versions")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    space TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    "index" INTEGER NOT NULL,
+    design TEXT NOT NULL,
+    resolution INTEGER NOT NULL,
+    flops INTEGER NOT NULL,
+    params INTEGER NOT NULL,
+    acts INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'running', 'done', 'diverged', 'failed')),
+    error REAL,
+    best_error REAL,
+    onnx_error REAL,
+    epochs INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    device TEXT,
+    message TEXT,
+    claimed_at REAL,
+    finished_at REAL,
+    train_seconds REAL,
+    versions TEXT
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    epoch INTEGER NOT NULL,
+    train_loss REAL NOT NULL,
+    test_error REAL NOT NULL,
+    images_per_s REAL NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+"""
+
+
+class Store:
+    """A sweep's SQLite file. Open it with `Store.create` (driver) or `Store.open` (readers)."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path, self.db = path, db
+
+    @classmethod
+    def create(cls, path: str | Path) -> Store:
+        """Open or make the store for writing."""
+        path = Path(path)
+        if path.exists() and not path.is_file():
+            raise SpecError(str(path), ROOT, "expected a sweep store file, got a directory")
+        if not path.parent.is_dir():
+            raise SpecError(str(path), ROOT, "the folder for the store does not exist")
+        store = cls(path, _connect(path))
+        try:
+            store.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
+        store._check_format()
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open an existing store; a missing or foreign file is one SpecError line."""
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(str(path), ROOT, "file not found" if not path.exists() else "expected a file")
+        store = cls(path, _connect(path))
+        store._check_format()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_format(self) -> None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            raise SpecError(str(self.path), ROOT, "expected a specgen sweep store (SQLite)") from None
+        if row is None:
+            with self.transaction():
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+        elif row[0] != FORMAT:
+            raise SpecError(str(self.path), "format", f"expected {FORMAT}, got {row[0]!r}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (or never committed, on a kill)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def settings(self) -> dict | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def bind(self, settings: dict) -> None:
+        """Record the sweep's settings, or check that they are the ones this store was made with."""
+        with self.transaction():
+            held = self.settings()
+            if held is None:
+                self.db.execute(
+                    "INSERT INTO meta VALUES ('sweep', ?)", (json.dumps(settings, sort_keys=True),)
+                )
+                return
+        for key in sorted(set(held) | set(settings)):
+            if held.get(key) != settings.get(key):
+                raise SpecError(
+                    str(self.path),
+                    key,
+                    f"this store holds a sweep with {key} = {held.get(key)!r}, not {settings.get(key)!r}; "
+                    "rerun with the same settings or use another --store",
+                )
+
+    def add(self, samples: Iterable[dict]) -> int:
+        """Insert sampled networks as pending runs; ones already present are left as they are."""
+        rows = [
+            (
+                s["id"],
+                s["space"],
+                s["seed"],
+                s["index"],
+                json.dumps(s["design"]),
+                s["resolution"],
+                s["flops"],
+                s["params"],
+                s["acts"],
+                json.dumps(s["spec"]),
+            )
+            for s in samples
+        ]
+        with self.transaction():
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO runs"
+                ' (id, space, seed, "index", design, resolution, flops, params, acts, spec)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self.db.total_changes - before
+
+    def todo(self) -> list[tuple[str, dict]]:
+        """(id, spec JSON) of every run not finished, in sample order; `running` ones were cut off."""
+        rows = self.db.execute(
+            "SELECT id, spec FROM runs WHERE status IN ('pending', 'running') ORDER BY \"index\", id"
+        ).fetchall()
+        return [(run_id, json.loads(spec)) for run_id, spec in rows]
+
+    def claim(self, run_id: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = 'running', attempts = attempts + 1, claimed_at = ? WHERE id = ?",
+                (time.time(), run_id),
+            )
+
+    def finish(self, run_id: str, result: dict) -> None:
+        """A run's final status, errors and epochs, in one transaction."""
+        status = result["status"]
+        if status not in FINISHED:
+            raise ValueError(f"not a final status: {status!r}")
+        epochs = result.get("epochs", [])
+        with self.transaction():
+            self.db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            self.db.executemany(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, e["epoch"], e["train_loss"], e["test_error"], e["images_per_s"], e["seconds"])
+                    for e in epochs
+                ],
+            )
+            self.db.execute(
+                "UPDATE runs SET status = ?, error = ?, best_error = ?, onnx_error = ?, epochs = ?,"
+                " device = ?, message = ?, finished_at = ?, train_seconds = ?, versions = ? WHERE id = ?",
+                (
+                    status,
+                    result.get("error"),
+                    result.get("best_error"),
+                    result.get("onnx_error"),
+                    len(epochs),
+                    result.get("device"),
+                    result.get("message") or None,
+                    time.time(),
+                    result.get("seconds"),
+                    json.dumps(result.get("versions", {}), sort_keys=True),
+                    run_id,
+                ),
+            )
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
+        return dict(rows)
+
+    def results(self, finished_only: bool = True) -> list[dict]:
+        """Runs as dicts: the sample's fields, then the result's, then the bookkeeping."""
+        columns = [f'"{c}"' for c in SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS]
+        where = f"WHERE status IN {FINISHED}" if finished_only else ""
+        rows = self.db.execute(
+            f'SELECT {", ".join(columns)} FROM runs {where} ORDER BY "index", id'
+        ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(zip(SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS, row, strict=True))
+            for key in ("design", "spec", "versions"):
+                item[key] = json.loads(item[key]) if item[key] is not None else None
+            out.append(item)
+        return out
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError:
+        raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
+    return db
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Finished runs of a store: each sample line plus status, error, best_error and epochs."""
+    store = Store.open(path)
+    try:
+        return store.results()
+    finally:
+        store.close()

@@ -1,0 +1,63 @@
+"""What a sweep worker runs: one shared Trainer per process, and one training run per task.
+
+The worker process (this one, a pool process or a Ray worker) keeps its
+Trainer, and so its dataset, across tasks. A task never raises for a failed
+training: the failure is its result, recorded in the store. Bad input
+(a malformed data path) comes back as `invalid`, for the driver to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from specgen.errors import SpecError
+from specgen.train.schedule import Schedule
+
+_TRAINERS: dict = {}
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every run of a sweep shares."""
+
+    data: str
+    resolution: int
+    schedule: Schedule = field(default_factory=Schedule)
+    seed: int = 0
+    device: str = "auto"
+    cache_dir: str = ".specgen-cache"
+    onnx_check: bool = True
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def trainer_for(job: Job):
+    """This process's Trainer for the job's data and device, made (and the data loaded) once."""
+    from pathlib import Path
+
+    from specgen.train.data import load_data
+    from specgen.train.trainer import Trainer, resolve_device
+
+    key = (job.data, job.resolution, job.device, job.cache_dir)
+    if key not in _TRAINERS:
+        _TRAINERS.clear()  # one dataset per process
+        device = resolve_device(job.device)
+        _TRAINERS[key] = Trainer(load_data(job.data, job.resolution), device, Path(job.cache_dir))
+    return _TRAINERS[key]
+
+
+def train_task(job: Job, spec: dict) -> dict:
+    """Train one sampled network (its spec JSON); the result as the store records it."""
+    from specgen.spec import NetworkSpec
+    from specgen.train.trainer import versions
+
+    try:
+        trainer = trainer_for(job)
+        net = NetworkSpec.model_validate(spec)
+        return trainer.train(net, job.schedule, job.seed, onnx_check=job.onnx_check).to_json()
+    except SpecError as e:
+        return {"status": "invalid", "spec_error": [e.source, e.path, e.message]}
+    except Exception as e:  # recorded as a failed run: one bad network must not stop a sweep
+        message = f"{type(e).__name__}: {e}"[:500]
+        return {"status": "failed", "device": job.device, "message": message, "versions": versions()}

@@ -1,0 +1,52 @@
+"""`specgen train`: one spec file, trained on one data source, reported epoch by epoch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from specgen.specfile import load_spec
+from specgen.train.data import load_data
+from specgen.train.schedule import Schedule
+from specgen.train.trainer import EpochResult, Trainer, resolve_device
+
+
+def train_file(
+    spec_path: str,
+    data: str,
+    schedule: Schedule,
+    *,
+    resolution: int | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    cache_dir: Path = Path(".specgen-cache"),
+    progress: bool = True,
+) -> dict:
+    """Train the spec's emitted module; per-epoch lines and a progress bar on stderr; the results."""
+    net = load_spec(spec_path).resolve()
+    dataset = load_data(data, resolution or net.resolution)
+    trainer = Trainer(dataset, resolve_device(device), cache_dir)
+    steps = len(dataset.train_y) // schedule.batch_size
+    bar = tqdm(
+        total=schedule.epochs * steps, desc=net.name, unit="step", file=sys.stderr, disable=not progress
+    )
+
+    def report(e: EpochResult) -> None:
+        bar.write(
+            f"epoch {e.epoch}/{schedule.epochs}  loss {e.train_loss:.4f}  "
+            f"error {100 * e.test_error:.2f}%  {e.images_per_s:,.0f} img/s",
+            file=sys.stderr,
+        )
+
+    result = trainer.train(net, schedule, seed, on_step=lambda: bar.update(1), on_epoch=report)
+    bar.close()
+    return {
+        "spec": spec_path,
+        "data": dataset.name,
+        "resolution": dataset.resolution,
+        "seed": seed,
+        "schedule": schedule.to_json(),
+        **result.to_json(),
+    }
