@@ -1,0 +1,141 @@
+"""Data sources: the CIFAR-10 python batches and the ImageNet folder layout, written here in tiny
+form, and one clear line (exit 2) for every missing or malformed data path."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from specgen.cli import main
+from specgen.errors import SpecError
+from specgen.train.data import CIFAR_TEST, CIFAR_TRAIN, load_data
+
+
+def write_cifar(root, per_batch=4):
+    """The CIFAR-10 python format: pickled dicts with bytes keys, data N x 3072 uint8 (RGB planes)."""
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i, name in enumerate((*CIFAR_TRAIN, CIFAR_TEST)):
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": [(i + j) % 10 for j in range(per_batch)],
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"filenames": [f"{name}_{j}.png".encode() for j in range(per_batch)],
+        }
+        with (root / name).open("wb") as f:
+            pickle.dump(batch, f, protocol=2)
+    with (root / "batches.meta").open("wb") as f:
+        pickle.dump({b"label_names": [f"c{k}".encode() for k in range(10)]}, f, protocol=2)
+    return root
+
+
+def write_folder(root, classes=("cat", "dog", "eel"), per_class=3):
+    for split in ("train", "val"):
+        for k, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for j in range(per_class if split == "train" else 1):
+                pixels = np.full((12, 20, 3), 40 * k + j, dtype=np.uint8)
+                pixels[:, :, 1] = 255 - 40 * k  # a colour per class
+                Image.fromarray(pixels).save(folder / f"{j}.png")
+    return root
+
+
+def test_cifar10_batches_load_in_order(tmp_path):
+    root = write_cifar(tmp_path / "cifar")
+    data = load_data(f"cifar10:{root}", 32)
+    assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (4, 3, 32, 32)
+    assert data.num_classes == 10 and data.flip
+    with (root / "data_batch_1").open("rb") as f:
+        first = pickle.load(f, encoding="bytes")
+    assert np.array_equal(data.train_x[0].numpy().reshape(-1), first[b"data"][0])
+    assert data.train_y[:4].tolist() == first[b"labels"]
+    assert load_data(f"cifar10:{root}", 16).train_x.shape == (20, 3, 16, 16)
+
+
+def test_image_folder_reads_classes_in_sorted_order(tmp_path):
+    root = write_folder(tmp_path / "imagenet")
+    data = load_data(f"folder:{root}", 8)
+    assert data.train_x.shape == (9, 3, 8, 8) and data.test_x.shape == (3, 3, 8, 8)
+    assert data.train_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2] and data.test_y.tolist() == [0, 1, 2]
+    assert data.num_classes == 3
+    assert data.test_x[2, 1].unique().tolist() == [255 - 80]  # the centre crop of a flat image keeps its colour
+
+
+def test_synthetic_data_has_the_requested_size(tmp_path):
+    data = load_data("synthetic:50", 12)
+    assert data.train_x.shape == (50, 3, 12, 12) and len(data.test_y) == 10
+    assert torch.equal(load_data("synthetic:50", 12).train_x, data.train_x)
+
+
+def _bad_cifar_pickle(root):
+    write_cifar(root)
+    with (root / "data_batch_3").open("wb") as f:
+        pickle.dump({b"data": [1, 2, 3], b"labels": [0]}, f)
+    return f"cifar10:{root}", "data_batch_3: $: expected a CIFAR-10 python batch"
+
+
+def _code_in_pickle(root):
+    write_cifar(root)
+    (root / "test_batch").write_bytes(pickle.dumps(print))
+    return f"cifar10:{root}", "test_batch: $: expected a CIFAR-10 python batch"
+
+
+def _missing_batch(root):
+    write_cifar(root)
+    (root / "data_batch_5").unlink()
+    return f"cifar10:{root}", "data_batch_5: $: file not found"
+
+
+def _not_an_image(root):
+    write_folder(root)
+    (root / "train" / "dog" / "9.png").write_bytes(b"not a png")
+    return f"folder:{root}", "9.png: $: cannot read image"
+
+
+def _no_val(root):
+    write_folder(root)
+    for p in (root / "val").rglob("*.png"):
+        p.unlink()
+    for p in sorted((root / "val").iterdir()):
+        p.rmdir()
+    return f"folder:{root}", "val: $: expected one sub-folder of images per class"
+
+
+def _unknown_val_class(root):
+    write_folder(root)
+    (root / "val" / "fox").mkdir()
+    return f"folder:{root}", "fox: $: expected a class that train/ also has"
+
+
+CASES = {
+    "missing cifar folder": lambda root: (f"cifar10:{root}", "cifar: $: expected the CIFAR-10 python folder"),
+    "missing image folder": lambda root: (f"folder:{root}", "train: $: expected a folder with one sub-folder"),
+    "unknown source": lambda root: ("mnist", "--data: $: expected digits, synthetic:N, cifar10:PATH or folder:PATH"),
+    "bad synthetic count": lambda root: ("synthetic:lots", "--data: synthetic: expected a count of images"),
+    "malformed batch": _bad_cifar_pickle,
+    "code in a pickle": _code_in_pickle,
+    "missing batch": _missing_batch,
+    "not an image": _not_an_image,
+    "empty val": _no_val,
+    "unknown val class": _unknown_val_class,
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_data_is_one_line_and_exit_2(case, tmp_path):
+    source, expected = CASES[case](tmp_path / "cifar")
+    with pytest.raises(SpecError) as error:
+        load_data(source, 16)
+    assert expected in str(error.value)
+    spec = tmp_path / "tiny.json"
+    spec.write_text('{"kind": "anynet", "name": "t", "stages": [{"depth": 1, "width": 8, "group_width": 8}]}')
+    result = CliRunner().invoke(main, ["train", str(spec), "--data", source, "--epochs", "1", "--resolution", "16"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == str(error.value) and "\n" not in result.stderr.strip()
