@@ -3,6 +3,7 @@ trained weights give the same top-1 error through the emitted ONNX graph."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -97,7 +98,7 @@ def test_schedule_scales_lr_with_batch_and_decays_by_half_cosine():
     assert s.lr_at(50, 100) == pytest.approx(0.05)
     assert s.lr_at(100, 100) == pytest.approx(0.0, abs=1e-12)
     lrs = [s.lr_at(i, 100) for i in range(101)]
-    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
 
 
 def test_crop_flip_takes_a_window_of_the_padded_image():
