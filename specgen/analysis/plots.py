@@ -54,7 +54,8 @@ def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 def _figure() -> tuple[Figure, Axes]:
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.1, top=0.94)
     return fig, fig.add_subplot()
 
 

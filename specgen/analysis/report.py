@@ -100,7 +100,7 @@ def group_results(results: list[Result], by: str) -> list[Group]:
             source = keyed[name][0].source
             runs = len(keyed[name])
             raise SpecError(
-                source, "status", f"expected a run of {name!r} that did not fail; all {runs} failed"
+                source, "status", f"expected a run of {shown(name)} that did not fail; all {runs} failed"
             )
         groups.append(Group(name, kept, len(keyed[name]) - len(kept)))
     return groups
@@ -232,8 +232,8 @@ def _html(report: Report) -> str:
     return template.render(s=report.summary, pct=_pct, ks_cells=_ks_cells)
 
 
-def publish(report: Report, out: str | Path) -> Path:
-    """Write the report's files into `out` as a whole: a new folder, or one replacing an earlier report."""
+def check_out(out: str | Path) -> Path:
+    """The report's folder, if it may be written: new, empty, or holding an earlier report only."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SpecError(str(out), ROOT, "expected a folder for the report, got a file")
@@ -242,6 +242,12 @@ def publish(report: Report, out: str | Path) -> Path:
         if strangers:
             message = f"expected a new or empty folder or an earlier report; it holds {shown(strangers[0])}"
             raise SpecError(str(out), ROOT, message)
+    return out
+
+
+def publish(report: Report, out: str | Path) -> Path:
+    """Write the report's files into `out` as a whole: a new folder, or one replacing an earlier report."""
+    out = check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     old = tmp.with_suffix(".old")

@@ -94,7 +94,7 @@ def result_from_row(row: object, source: str, origin: str) -> Result:
     except SpecError as e:
         raise _inside("spec", e) from None
     if not isinstance(net, NetworkSpec):
-        raise SpecError(source, "spec.kind", f"expected 'anynet' (a resolved network), got {net.kind!r}")
+        raise SpecError(source, "spec.kind", f"expected 'anynet' (a resolved network), got {shown(net.kind)}")
     status = checked.status or ("done" if checked.error is not None else "diverged")
     return Result(
         origin,

@@ -1,0 +1,330 @@
+"""`specgen analyze` end to end: results in, a whole report out (or one line and no report)."""
+
+import csv
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from specgen import complexity
+from specgen.analysis.edf import ks_2samp
+from specgen.analysis.report import group_results
+from specgen.analysis.results import COLUMNS, load_results
+from specgen.cli import main
+from specgen.regnet import RegNetSpec
+
+SIZE_PX = (720, 480)
+
+
+def _rows(space: str, n: int, seed: int, penalty: float) -> list[dict]:
+    """Sample lines as `specgen sample` writes them, plus a made-up error that is best near depth 10."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    while len(rows) < n:
+        depth, w0 = int(rng.integers(4, 16)), 8 * int(rng.integers(2, 8))
+        wa, wm = round(float(rng.uniform(4, 24)), 1), round(float(rng.uniform(2.0, 2.8)), 3)
+        regnet = RegNetSpec(
+            name="x", depth=depth, w0=w0, wa=wa, wm=wm, group_width=8, resolution=32, num_classes=10
+        )
+        net = regnet.resolve()
+        if len(net.stages) != 4:
+            continue
+        digest = net.content_hash()
+        net = net.model_copy(update={"name": f"{space}-{digest[:12]}"})
+        cx = complexity.count(net)
+        error = 0.3 + penalty + 0.004 * abs(depth - 10) + float(rng.normal(0, 0.02))
+        rows.append(
+            {
+                "id": digest,
+                "space": space,
+                "seed": seed,
+                "index": len(rows),
+                "design": {
+                    "depth": depth,
+                    "w0": w0,
+                    "wa": wa,
+                    "wm": wm,
+                    "group_width": 8,
+                    "bottleneck_ratio": 1.0,
+                },
+                "resolution": 32,
+                "flops": cx.flops,
+                "params": cx.params,
+                "acts": cx.acts,
+                "spec": net.model_dump(mode="json"),
+                "status": "done",
+                "error": round(error, 4),
+            }
+        )
+    rows[1] |= {"status": "diverged", "error": None}
+    return rows
+
+
+ROWS = _rows("regnetx", 24, 0, 0.0) + _rows("anynetx_e", 24, 1, 0.04)
+
+
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _write_csv(path, rows):
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, dict) else ("" if v is None else v) for k, v in r.items()}
+            )
+    return path
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One real process: the report of ROWS, and whether analyze imported torch."""
+    tmp = tmp_path_factory.mktemp("analyze")
+    results = _write_jsonl(tmp / "results.jsonl", ROWS)
+    code = (
+        "import sys; from specgen.cli import main; "
+        "main(sys.argv[1:], standalone_mode=False); print('torch' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "analyze",
+            str(results),
+            "--normalize",
+            "flops",
+            "-o",
+            str(tmp / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return tmp / "report", proc.stdout
+
+
+def test_every_file_is_written_and_shown(report):
+    folder, _ = report
+    summary = json.loads((folder / "summary.json").read_text())
+    plots = summary["plots"]
+    assert {"edf", "edf-flops", "widths-1", "widths-2"} <= set(plots)
+    assert {
+        f"scatter-{p}" for p in ["depth", "w1", "w2", "w3", "w4", "b", "g", "w0", "wa", "wm", "flops"]
+    } <= set(plots)
+    expected = {"index.html", "summary.json"} | {f"{p}.{ext}" for p in plots for ext in ("png", "svg")}
+    assert {p.name for p in folder.iterdir()} == expected
+    html = (folder / "index.html").read_text()
+    for p in plots:
+        assert f'src="{p}.png"' in html and f'href="{p}.svg"' in html
+    for p in plots:
+        png = (folder / f"{p}.png").read_bytes()
+        assert _png_size(png) == SIZE_PX and len(png) > 5000
+        svg = (folder / f"{p}.svg").read_text()
+        assert svg.startswith("<?xml") and "<svg" in svg and "<path" in svg
+
+
+def test_analyze_needs_no_torch(report):
+    _, stdout = report
+    assert stdout.splitlines()[-1] == "False"
+
+
+def test_summary_and_printed_tables(report):
+    folder, stdout = report
+    summary = json.loads((folder / "summary.json").read_text())
+    groups = {g["name"]: g for g in summary["groups"]}
+    assert list(groups) == ["anynetx_e", "regnetx"]
+    for name, g in groups.items():
+        errors = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == name]
+        assert (g["n"], g["diverged"], g["failed"]) == (24, 1, 0)
+        assert g["mean_error"] == pytest.approx(np.mean(errors), abs=1e-6)  # diverged counted at 1.0
+        assert g["min_error"] == pytest.approx(min(errors), abs=1e-6)
+        assert set(g["ranges"]) >= {"depth", "w0", "wa", "wm", "flops"}
+        assert g["ranges"]["depth"]["low"] <= g["ranges"]["depth"]["best"] <= g["ranges"]["depth"]["high"]
+        assert len(g["best"]) == 3 and all(b["fit"]["e_fit"] >= 0 for b in g["best"])
+    (ks,) = summary["ks"]
+    a = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "anynetx_e"]
+    b = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "regnetx"]
+    assert ks["statistic"] == pytest.approx(ks_2samp(np.array(a), np.array(b)).statistic, abs=1e-6)
+    assert "normalized_statistic" in ks
+    assert "anynetx_e  regnetx" in stdout and f"{ks['statistic']:.4f}" in stdout
+    assert f"wrote {folder}/index.html" in stdout
+
+
+def test_csv_gives_the_same_report_byte_for_byte(report, tmp_path):
+    folder, _ = report
+    results = _write_csv(tmp_path / "results.csv", ROWS)
+    out = tmp_path / "again"
+    result = CliRunner().invoke(main, ["analyze", str(results), "--normalize", "flops", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    for path in folder.iterdir():
+        if path.suffix in (".png", ".svg"):
+            assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+    ours, theirs = (json.loads((d / "summary.json").read_text()) for d in (folder, out))
+    assert ours | {"sources": None} == theirs | {"sources": None}
+
+
+def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
+    rows = [
+        *ROWS[:3],
+        ROWS[3] | {"status": "failed", "error": None},
+        ROWS[4] | {"status": None, "error": None},
+    ]
+    (group,) = group_results(
+        load_results(
+            _write_jsonl(
+                tmp_path / "r.jsonl",
+                [{k: v for k, v in r.items() if v is not None or k == "error"} for r in rows],
+            )
+        ),
+        "space",
+    )
+    assert [r.status for r in group.results] == ["done", "diverged", "done", "diverged"]
+    assert group.failed == 1
+    assert group.errors.tolist()[1] == 1.0 and group.errors.tolist()[3] == 1.0
+
+
+def _one_line(tmp_path, args, expected):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["analyze", *args, "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr == expected + "\n"
+    assert result.stdout == ""
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]
+
+
+def _bad(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+BAD_JSONL = {
+    "empty": ("", "{}: $: expected at least one result, got none"),
+    "nan error": (
+        json.dumps(ROWS[0]) + "\n" + json.dumps(ROWS[2] | {"error": float("nan")}) + "\n",
+        "{}:2: error: expected a finite number, got NaN",
+    ),
+    "missing column": (
+        json.dumps({k: v for k, v in ROWS[0].items() if k != "flops"}) + "\n",
+        "{}:1: flops: required field is missing",
+    ),
+    "error above one": (
+        json.dumps(ROWS[0] | {"error": 1.5}) + "\n",
+        "{}:1: error: expected a value <= 1, got 1.5",
+    ),
+    "error as text": (
+        json.dumps(ROWS[0] | {"error": "0.3"}) + "\n",
+        '{}:1: error: expected a number, got "0.3"',
+    ),
+    "done without error": (
+        json.dumps(ROWS[0] | {"error": None}) + "\n",
+        "{}:1: $: a run with status 'done' needs an error, got null",
+    ),
+    "unknown status": (
+        json.dumps(ROWS[0] | {"status": "lost"}) + "\n",
+        "{}:1: status: expected 'done', 'diverged' or 'failed', got \"lost\"",
+    ),
+    "bad space name": (
+        json.dumps(ROWS[0] | {"space": "../x"}) + "\n",
+        "{}:1: space: expected 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit, "
+        'got "../x"',
+    ),
+    "bad spec": (
+        json.dumps(ROWS[0] | {"spec": ROWS[0]["spec"] | {"stem_width": 0}}) + "\n",
+        "{}:1: spec.stem_width: expected a value >= 1, got 0",
+    ),
+    "regnet spec": (
+        json.dumps(
+            ROWS[0]
+            | {
+                "spec": {
+                    "kind": "regnet",
+                    "name": "r",
+                    "depth": 4,
+                    "w0": 16,
+                    "wa": 8.0,
+                    "wm": 2.0,
+                    "group_width": 8,
+                }
+            }
+        )
+        + "\n",
+        "{}:1: spec.kind: expected 'anynet' (a resolved network), got \"regnet\"",
+    ),
+    "not an object": ("[1, 2]\n", "{}:1: $: expected a JSON object, got list"),
+    "all failed": (
+        json.dumps(ROWS[0] | {"status": "failed", "error": None}) + "\n",
+        '{}: status: expected a run of "regnetx" that did not fail; all 1 failed',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_JSONL))
+def test_bad_jsonl_gets_one_line_and_no_report(tmp_path, case):
+    text, expected = BAD_JSONL[case]
+    path = _bad(tmp_path, "r.jsonl", text)
+    _one_line(tmp_path, [path], expected.format(path))
+
+
+def test_bad_csv_gets_one_line_and_no_report(tmp_path):
+    path = str(_write_csv(tmp_path / "r.csv", [ROWS[0], ROWS[2] | {"error": float("nan")}]))
+    _one_line(tmp_path, [path], f"{path}:3: error: expected a finite number, got NaN")
+    missing = str(
+        _write_csv(tmp_path / "m.csv", [{k: v for k, v in r.items() if k != "error"} for r in ROWS[:2]])
+    )
+    _one_line(
+        tmp_path, [missing], f"{missing}: error: missing column; expected the columns {', '.join(COLUMNS)}"
+    )
+    garbled = str(_write_csv(tmp_path / "g.csv", [ROWS[0] | {"flops": "many"}]))
+    _one_line(tmp_path, [garbled], f'{garbled}:2: flops: expected an integer, got "many"')
+
+
+def test_bad_options_and_folders_get_one_line(tmp_path):
+    good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:4]))
+    _one_line(
+        tmp_path,
+        [good, "--by", "colour"],
+        'specgen analyze: --by: expected one of space, source, got "colour"',
+    )
+    _one_line(
+        tmp_path,
+        [good, "--normalize", "acts"],
+        'specgen analyze: --normalize: expected one of flops, params, got "acts"',
+    )
+    missing = str(tmp_path / "missing.jsonl")
+    _one_line(tmp_path, [good, missing], f"{missing}: $: file not found")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["analyze", good, "-o", str(busy)])
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f'{busy}: $: expected a new or empty folder or an earlier report; it holds "notes.txt"\n'
+    )
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+
+
+def test_an_earlier_report_is_replaced_whole(tmp_path):
+    good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:6]))
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "scatter-w9.png").write_bytes(b"old")
+    result = CliRunner().invoke(main, ["analyze", good, "--by", "source", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "scatter-w9.png").exists() and (out / "index.html").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
