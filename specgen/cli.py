@@ -298,8 +298,9 @@ def analyze(
     Writes EDF, scatter and width plots (PNG and SVG), summary.json and an
     index.html that shows them all. Diverged runs count at error 1.0.
     """
-    from specgen.analysis.report import build, publish
+    from specgen.analysis.report import build, check_out, publish
 
+    check_out(out)
     report = build(list(sources), by=by, normalize=normalize, seed=seed)
     folder = publish(report, out)
     if as_json:
