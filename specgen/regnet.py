@@ -74,6 +74,60 @@ def torchvision_compatible(width: int, bottleneck_ratio: float, group_width: int
 COMPATIBILITY = {"pycls": pycls_compatible, "torchvision": torchvision_compatible}
 
 
+def block_widths_batch(depth, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """`block_widths` for N networks at once: (N, max depth) widths and the mask of real blocks.
+
+    The same elementwise operations as the scalar rule, so the widths agree bit for bit.
+    """
+    depth = np.asarray(depth, dtype=np.int64)
+    j = np.arange(int(depth.max(initial=1)))
+    u = j * np.asarray(wa, dtype=np.float64)[:, None] + np.asarray(w0, dtype=np.int64)[:, None]
+    w0f = np.asarray(w0, dtype=np.int64)[:, None]
+    s = np.round(np.log(u / w0f) / np.log(np.asarray(wm, dtype=np.float64)[:, None]))
+    widths = (np.round(w0f * np.power(np.asarray(wm, dtype=np.float64)[:, None], s) / q) * q).astype(np.int64)
+    return widths, j < depth[:, None]
+
+
+def stages_from_blocks_batch(widths: np.ndarray, mask: np.ndarray, max_stages: int):
+    """Stage widths and depths (N, max_stages; depth 0 = absent) and each network's stage count.
+
+    Block widths never decrease along a network, so a stage starts wherever the width changes.
+    """
+    change = (widths[:, 1:] != widths[:, :-1]) & mask[:, 1:]
+    stage = np.concatenate([np.zeros((len(widths), 1), np.int64), np.cumsum(change, axis=1)], axis=1)
+    count = 1 + change.sum(axis=1)
+    depths = np.zeros((len(widths), max_stages), np.int64)
+    stage_widths = np.zeros((len(widths), max_stages), np.int64)
+    for k in range(max_stages):
+        here = (stage == k) & mask
+        depths[:, k] = here.sum(axis=1)
+        stage_widths[:, k] = np.where(here, widths, 0).max(axis=1, initial=0)
+    return stage_widths, depths, count
+
+
+def pycls_compatible_batch(width, bottleneck_ratio, group_width) -> tuple[np.ndarray, np.ndarray]:
+    """`pycls_compatible` elementwise over arrays (same operations, same results)."""
+    m = 1.0 / np.asarray(bottleneck_ratio, dtype=np.float64)
+    v = np.maximum(1, np.asarray(width) * m).astype(np.int64)
+    g = np.minimum(np.asarray(group_width, dtype=np.int64), v)
+    step = np.where(m > 1, np.lcm(g, np.rint(m).astype(np.int64)), g)
+    v = np.maximum(step, (np.rint(v / step) * step).astype(np.int64))
+    return (v / m).astype(np.int64), g
+
+
+def torchvision_compatible_batch(width, bottleneck_ratio, group_width) -> tuple[np.ndarray, np.ndarray]:
+    """`torchvision_compatible` elementwise over arrays."""
+    m = 1.0 / np.asarray(bottleneck_ratio, dtype=np.float64)
+    v = (np.asarray(width) * m).astype(np.int64)
+    g = np.minimum(np.asarray(group_width, dtype=np.int64), v)
+    snapped = np.maximum(g, (v + g / 2).astype(np.int64) // np.maximum(g, 1) * g)
+    snapped = snapped + g * (snapped < 0.9 * v)
+    return (snapped / m).astype(np.int64), g
+
+
+COMPATIBILITY_BATCH = {"pycls": pycls_compatible_batch, "torchvision": torchvision_compatible_batch}
+
+
 class RegNetSpec(BaseModel):
     """The six RegNet parameters (d, w0, wa, wm, g, b), SE ratio, and the head/input fields."""
 

@@ -1,0 +1,343 @@
+"""Draw networks from a design space, as the paper does for its EDFs (n = 500 in 360–400 MF).
+
+Candidates are drawn in fixed-size NumPy batches from the declared
+distributions, resolved (the RegNet rule, vectorized) and counted
+(`complexity.count_batch`) a batch at a time, then filtered by the space's
+constraints (`specgen.constraints.rules`), so every sample satisfies every
+constraint. Shared parameters are drawn once per network. A uniform
+non-decreasing parameter is constructed, not filtered: S distinct draws from
+m + S - 1 values, sorted, minus 0..S-1, is a uniform non-decreasing sequence
+(stars and bars), the same law as uniform draws kept only when ordered. Other
+non-decreasing parameters are drawn independently and kept when ordered.
+
+The batch size is fixed, so a seed gives the same samples whatever n is
+(the first n of a larger draw), and the draws are bounded: a band that is
+empty or nearly so ends with an error that states the acceptance rate seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from specgen import complexity
+from specgen.constraints import Designs, Stages, admitted, divisible, measure, resolve
+from specgen.errors import SpecError
+from specgen.spaces import Band, DesignSpace
+from specgen.spec import NetworkSpec, Stage
+
+BATCH = 16384
+MAX_TABLE = 4_000_000
+"""Product of an AnyNet space's domain sizes up to which buildable stages are tabulated."""
+MAX_DRAWS = 20_000_000
+"""Candidates drawn at most, plus 20,000 for every sample asked for."""
+PATIENCE = 1_000_000
+"""After this many candidates, stop early when the acceptance rate seen cannot finish in time."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One network drawn from a space: its free parameters, what it resolves to, and its complexity."""
+
+    id: str
+    space: str
+    seed: int
+    index: int
+    design: dict
+    resolution: int
+    flops: int
+    params: int
+    acts: int
+    spec: NetworkSpec
+
+    def to_json(self) -> dict:
+        """One line of a samples file (keys in this order)."""
+        return {
+            "id": self.id,
+            "space": self.space,
+            "seed": self.seed,
+            "index": self.index,
+            "design": self.design,
+            "resolution": self.resolution,
+            "flops": self.flops,
+            "params": self.params,
+            "acts": self.acts,
+            "spec": self.spec.model_dump(mode="json"),
+        }
+
+
+def _ordered_uniform(support: np.ndarray, rng: np.random.Generator, n: int, s: int):
+    """Uniform non-decreasing sequences of s values (stars and bars) and which rows drew distinct bars."""
+    bars = np.sort(rng.integers(0, len(support) + s - 1, (n, s)), axis=1)
+    distinct = (np.diff(bars, axis=1) > 0).all(axis=1)
+    return support[np.minimum(bars - np.arange(s), len(support) - 1)], distinct
+
+
+def draw(
+    space: DesignSpace, rng: np.random.Generator, n: int, uniform: bool = False
+) -> tuple[Designs, np.ndarray]:
+    """n candidate designs, each parameter drawn independently (shared ones once per network),
+    and the rows whose construction succeeded (before any other constraint).
+
+    `uniform` draws every parameter uniformly over its support: the sizes module uses it to
+    estimate what fraction of the space's configurations lies in a band.
+    """
+    values, ok = {}, np.ones(n, dtype=bool)
+    s = space.num_stages
+    for name, domain in space.parameters.items():
+
+        def independent(shape, domain=domain):
+            if uniform:
+                return domain.support[rng.integers(0, len(domain.support), shape)]
+            return domain.draw(rng, shape)
+
+        if not space.per_stage(name):
+            x = independent(n)
+            values[name] = x if space.family == "regnet" else np.repeat(x[:, None], s, axis=1)
+        elif name in space.non_decreasing and (uniform or domain.distribution == "uniform"):
+            values[name], distinct = _ordered_uniform(domain.support, rng, n, s)
+            ok &= distinct
+        else:
+            values[name] = independent((n, s))
+    return Designs(values), ok
+
+
+def _buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.ndarray) -> np.ndarray:
+    stages = Stages(np.ones_like(width), width, group_width, bottleneck_ratio, np.ones_like(width))
+    return divisible(stages)
+
+
+class StageTables:
+    """Buildable stages, tabulated, so AnyNet spaces without ordering draw them without rejections.
+
+    Given the shared values σ, a stage is a tuple of the per-stage parameters that is
+    buildable (`divisible`); its weight is the product of the parameters' probabilities.
+    Drawing σ with weight p(σ)·Z(σ)^S (Z: the total weight of σ's table) and then each
+    stage from σ's table in proportion to its weight is exactly drawing every parameter
+    independently and keeping the networks whose stages are all buildable.
+    """
+
+    def __init__(self, space: DesignSpace, uniform: bool) -> None:
+        self.num_stages = space.num_stages
+        stage_params = [p for p in space.parameters if space.per_stage(p)]
+        shared_params = [p for p in space.parameters if not space.per_stage(p)]
+
+        def grid(params: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            supports = [space.support(p) for p in params]
+            probs = [
+                np.ones(len(x)) if uniform else space.parameters[p].probabilities()
+                for p, x in zip(params, supports, strict=True)
+            ]
+            cols = {p: m.ravel() for p, m in zip(params, np.meshgrid(*supports, indexing="ij"), strict=True)}
+            weight = (
+                np.ones(1)
+                if not params
+                else np.prod([m.ravel() for m in np.meshgrid(*probs, indexing="ij")], axis=0)
+            )
+            return cols, weight
+
+        stage_cols, stage_weight = grid(stage_params)
+        self.shared_values, shared_weight = grid(shared_params)
+        tables, totals = [], []
+        for k in range(len(shared_weight)):
+            both = {
+                **stage_cols,
+                **{p: np.full(len(stage_weight), v[k]) for p, v in self.shared_values.items()},
+            }
+            tables.append(
+                np.flatnonzero(_buildable(both["width"], both["bottleneck_ratio"], both["group_width"]))
+            )
+            totals.append(stage_weight[tables[-1]].sum())
+        rows = np.concatenate(tables)
+        self.stage_values = {p: c[rows] for p, c in stage_cols.items()}
+        self.cumulative = np.cumsum(stage_weight[rows])
+        self.sizes = np.array([len(t) for t in tables])
+        self.equal_weights = bool(np.all(stage_weight == stage_weight[0]))
+        ends = np.cumsum(self.sizes)
+        self.first = ends - self.sizes
+        self.last = np.maximum(ends - 1, 0)
+        self.total = np.array(totals)
+        self.offset = self.cumulative[self.last] - self.total
+        with np.errstate(divide="ignore"):
+            log_p = np.log(shared_weight) + self.num_stages * np.log(self.total)
+        p = np.exp(log_p - log_p.max())
+        self.shared_cumulative = np.cumsum(p) / p.sum()
+
+    def draw(self, rng: np.random.Generator, n: int) -> Designs:
+        s = self.num_stages
+        sigma = np.searchsorted(self.shared_cumulative, rng.random(n), side="right")
+        sigma = np.minimum(sigma, len(self.total) - 1)
+        u = rng.random((n, s))
+        if self.equal_weights:
+            idx = self.first[sigma][:, None] + (u * self.sizes[sigma][:, None]).astype(np.int64)
+        else:
+            target = self.offset[sigma][:, None] + u * self.total[sigma][:, None]
+            idx = np.searchsorted(self.cumulative, target, side="right")
+        idx = np.clip(idx, self.first[sigma][:, None], self.last[sigma][:, None])
+        values = {p: v[idx] for p, v in self.stage_values.items()}
+        values.update({p: np.repeat(v[sigma][:, None], s, axis=1) for p, v in self.shared_values.items()})
+        return Designs(values)
+
+
+def tabulable(space: DesignSpace) -> bool:
+    """AnyNet spaces without non-decreasing parameters, whose tables are small enough."""
+    if space.family != "anynet" or space.non_decreasing:
+        return False
+    return np.prod([len(space.support(p)) for p in space.parameters], dtype=np.float64) <= MAX_TABLE
+
+
+def _bands(space: DesignSpace, resolution: int | None, flops, params, acts) -> list[Band]:
+    extra = [
+        Band(name=name, min=band[0], max=band[1], resolution=resolution)
+        for name, band in (("flops", flops), ("params", params), ("acts", acts))
+        if band is not None
+    ]
+    return [*space.bands, *extra]
+
+
+class Candidates:
+    """Batches of candidates: drawn (from stage tables when the space allows), resolved, filtered."""
+
+    def __init__(self, space: DesignSpace, bands: list[Band], uniform: bool = False) -> None:
+        self.space, self.bands, self.uniform = space, bands, uniform
+        self.tables = StageTables(space, uniform) if tabulable(space) else None
+
+    def __call__(self, rng: np.random.Generator, n: int) -> tuple[Designs, Stages, np.ndarray]:
+        """A batch: designs, what they resolve to, and which satisfy every constraint and band."""
+        if self.tables is not None:
+            designs, ok = self.tables.draw(rng, n), np.ones(n, dtype=bool)
+        else:
+            designs, ok = draw(self.space, rng, n, self.uniform)
+        stages = resolve(self.space, designs)
+        return designs, stages, ok & admitted(self.space, designs, stages, self.bands, drawn=True)
+
+
+def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:
+    v = designs.values
+    if space.family == "regnet":
+        return {
+            "depth": int(v["depth"][row]),
+            "w0": int(v["w0"][row]),
+            "wa": float(v["wa"][row]),
+            "wm": float(v["wm"][row]),
+            "group_width": int(v["group_width"][row]),
+            "bottleneck_ratio": float(v["bottleneck_ratio"][row]),
+        }
+    return {
+        "depths": [int(x) for x in v["depth"][row]],
+        "widths": [int(x) for x in v["width"][row]],
+        "bottleneck_ratios": [float(x) for x in v["bottleneck_ratio"][row]],
+        "group_widths": [int(x) for x in v["group_width"][row]],
+    }
+
+
+def network(
+    space: DesignSpace, stages: Stages, row: int, resolution: int, name: str = "sample"
+) -> NetworkSpec:
+    """The concrete NetworkSpec of one resolved candidate."""
+    present = stages.depths[row] > 0
+    body = [
+        Stage(depth=int(d), width=int(w), stride=2, bottleneck_ratio=float(b), group_width=int(g))
+        for d, w, b, g in zip(
+            stages.depths[row][present],
+            stages.widths[row][present],
+            stages.bottleneck_ratios[row][present],
+            stages.group_widths[row][present],
+            strict=True,
+        )
+    ]
+    return NetworkSpec(
+        name=name,
+        stem_width=space.stem_width,
+        stages=body,
+        se_ratio=space.se_ratio,
+        num_classes=space.num_classes,
+        in_channels=space.in_channels,
+        resolution=resolution,
+    )
+
+
+def to_sample(
+    space: DesignSpace,
+    designs: Designs,
+    stages: Stages,
+    cx: complexity.BatchComplexity,
+    row: int,
+    *,
+    seed: int,
+    index: int,
+    resolution: int,
+) -> Sample:
+    """A Sample from row `row` of a resolved, measured batch; its name is the space's and its hash's."""
+    net = network(space, stages, row, resolution)
+    digest = net.content_hash()
+    net = net.model_copy(update={"name": f"{space.name[:51]}-{digest[:12]}"})
+    return Sample(
+        id=digest,
+        space=space.name,
+        seed=seed,
+        index=index,
+        design=_design_json(space, designs, row),
+        resolution=resolution,
+        flops=int(cx.flops[row]),
+        params=int(cx.params[row]),
+        acts=int(cx.acts[row]),
+        spec=net,
+    )
+
+
+def sample(
+    space: DesignSpace,
+    n: int,
+    *,
+    seed: int = 0,
+    flops: tuple[float | None, float | None] | None = None,
+    params: tuple[float | None, float | None] | None = None,
+    acts: tuple[float | None, float | None] | None = None,
+    resolution: int | None = None,
+    unique: bool = False,
+    max_draws: int | None = None,
+) -> list[Sample]:
+    """n networks from `space` satisfying its constraints and the given bands (absolute units).
+
+    Bands and the samples' complexity are at `resolution` (default: the space's). With
+    `unique`, a network already drawn (same content hash) is skipped.
+    """
+    res = space.resolution if resolution is None else resolution
+    bands = _bands(space, res, flops, params, acts)
+    limit = MAX_DRAWS + 20_000 * n if max_draws is None else max_draws
+    rng = np.random.default_rng(seed)
+    candidates = Candidates(space, bands)
+    out: list[Sample] = []
+    seen: set[str] = set()
+    drawn = kept = 0
+    while len(out) < n and drawn < limit:
+        designs, stages, ok = candidates(rng, BATCH)
+        rows = np.flatnonzero(ok)
+        drawn += BATCH
+        kept += len(rows)
+        if drawn >= PATIENCE and (kept == 0 or drawn * n / kept > limit):
+            break
+        if not len(rows):
+            continue
+        designs, stages = designs.take(rows), stages.take(rows)
+        cx = measure(space, stages, res)
+        for row in range(len(rows)):
+            item = to_sample(space, designs, stages, cx, row, seed=seed, index=len(out), resolution=res)
+            if unique and item.id in seen:
+                continue
+            seen.add(item.id)
+            out.append(item)
+            if len(out) == n:
+                break
+    if len(out) < n:
+        rate = kept / drawn if drawn else 0.0
+        raise SpecError(
+            space.name,
+            "constraints",
+            f"drew {drawn:,} candidates and kept {kept:,} (acceptance rate {rate:.2e}), "
+            f"{len(out):,} {'distinct ' if unique else ''}of the {n:,} asked for; widen the band or loosen "
+            "the constraints",
+        )
+    return out

@@ -1,0 +1,225 @@
+"""How big a design space is: nominal (the paper's convention), exact, and the share inside a band.
+
+- Nominal size, as REFERENCE.md §4 states it: the product of the domain sizes (per
+  stage, to the power S), divided by S! for every non-decreasing parameter
+  (the paper's approximation); a RegNet space counts about 64 values for each of
+  d, w0, wa, wm, times its group widths and bottleneck ratios.
+- Exact size: the number of distinct configurations of the free parameters that
+  satisfy the constraints (not the bands), as an exact integer. AnyNet spaces are
+  counted by dynamic programming over stages (non-decreasing sequences are
+  counted exactly, a binomial coefficient for one parameter, not /S!). RegNet spaces
+  are counted by the structure of the quantized linear rule: for fixed d and wm,
+  the stage count depends on (w0, wa) only through r = wa / w0 and changes only at
+  the breakpoints r = (wm^(k-1/2) - 1) / j, so each interval between breakpoints is
+  counted at once; the few grid points within 1e-9 of a breakpoint are resolved by
+  the rule itself, so the count agrees with the sampler's floating-point rule.
+- The fraction of a space's configurations inside a complexity band, estimated by
+  drawing configurations uniformly, with a 95% Wilson interval.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from specgen.constraints import Stages, band_rules, divisible
+from specgen.regnet import block_widths_batch
+from specgen.sampler import BATCH, Candidates
+from specgen.spaces import Band, DesignSpace
+
+REGNET_NOMINAL_VALUES = 64
+"""The paper's convention counts about 64 values for each of d, w0, wa and wm."""
+MAX_BATCHES = 1000
+"""Batches drawn at most when estimating a band's share."""
+NEAR = 1e-9
+"""Grid points within this relative distance of a breakpoint are resolved by the rule itself."""
+
+
+def degrees_of_freedom(space: DesignSpace) -> int:
+    """Free parameters: per-stage ones count once per stage; fixed ones (one value) not at all."""
+    return sum(
+        (space.num_stages if space.per_stage(p) else 1) for p in space.parameters if len(space.support(p)) > 1
+    )
+
+
+def nominal_size(space: DesignSpace) -> float:
+    """The paper's figure: (16·128·3·6)^4 ≈ 1.8·10^18 for AnyNetX_A, 64^4·6·3 ≈ 3.0·10^8 for RegNet."""
+    if space.family == "regnet":
+        size = 1.0
+        for p in space.parameters:
+            n = len(space.support(p))
+            size *= REGNET_NOMINAL_VALUES if p in ("depth", "w0", "wa", "wm") and n > 1 else n
+        return size
+    s = space.num_stages
+    size = 1.0
+    for p in space.parameters:
+        size *= len(space.support(p)) ** (s if space.per_stage(p) else 1)
+    return size / math.factorial(s) ** len(space.non_decreasing)
+
+
+# --- exact sizes: AnyNet ------------------------------------------------------------------------
+
+
+def _grid(space: DesignSpace, params: list[str]) -> dict[str, np.ndarray]:
+    supports = [space.support(p) for p in params]
+    return {p: m.ravel() for p, m in zip(params, np.meshgrid(*supports, indexing="ij"), strict=True)}
+
+
+def _anynet_size(space: DesignSpace) -> int:
+    """Σ over shared values σ of the number of S-stage sequences of buildable stages.
+
+    With non-decreasing parameters, a DP over stages: f_1 = h, f_{i+1}[k] = h[k]·Σ_{k' <= k} f_i[k'],
+    where h[k] counts the buildable stages whose ordered parameters take the values k.
+    """
+    s = space.num_stages
+    stage_params = [p for p in space.parameters if space.per_stage(p)]
+    shared_params = [p for p in space.parameters if not space.per_stage(p)]
+    ordered = [p for p in stage_params if p in space.non_decreasing]
+    stages = _grid(space, stage_params)
+    n = len(next(iter(stages.values())))
+    keys = tuple(np.searchsorted(space.support(p), stages[p]) for p in ordered)
+    shape = tuple(len(space.support(p)) for p in ordered)
+    total = 0
+    for sigma in itertools.product(*(space.support(p) for p in shared_params)):
+        values = {**stages, **{p: np.full(n, v) for p, v in zip(shared_params, sigma, strict=True)}}
+        table = Stages(np.ones(n, np.int64), values["width"], values["group_width"],
+                       values["bottleneck_ratio"].astype(np.float64), np.ones(n, np.int64))  # fmt: skip
+        ok = divisible(table)
+        if not ordered:
+            total += int(ok.sum()) ** s
+            continue
+        h = np.zeros(shape, dtype=np.int64)
+        np.add.at(h, tuple(k[ok] for k in keys), 1)
+        h = h.astype(object)
+        f = h
+        for _ in range(s - 1):
+            below = f
+            for axis in range(below.ndim):
+                below = np.cumsum(below, axis=axis)
+            f = h * below
+        total += int(f.sum())
+    return total
+
+
+# --- exact sizes: RegNet ------------------------------------------------------------------------
+
+
+def _stage_counts(depths: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Stage counts for every depth 1..D of rows of block widths (the rule is a prefix in depth)."""
+    change = np.concatenate([np.zeros((len(widths), 1), np.int64), np.diff(widths, axis=1) != 0], axis=1)
+    return 1 + np.cumsum(change, axis=1)
+
+
+def regnet_configurations(
+    depths: np.ndarray, w0s: np.ndarray, was: np.ndarray, wms: np.ndarray, q: int, num_stages: int
+) -> int:
+    """#{(d, w0, wa, wm) in the grid whose quantized linear widths form exactly `num_stages` stages}."""
+    depths, w0s, was = np.sort(depths), np.sort(w0s), np.sort(was)
+    d_max = int(depths[-1])
+    use_depth = np.isin(np.arange(1, d_max + 1), depths)
+    j = np.arange(d_max)
+    r_min, r_max = was[0] / w0s[-1], was[-1] / w0s[0]
+    total = 0
+    for wm in wms:
+        log_wm = math.log(wm)
+        top = round(math.log1p(r_max * (d_max - 1)) / log_wm) + 1
+        if top > 62:
+            raise ValueError(f"wm = {wm:g} reaches {top} width levels; the exact count handles at most 62")
+        k = np.arange(1, top + 1)
+        breaks = ((np.power(wm, k - 0.5) - 1)[None, :] / j[1:, None]).ravel()
+        breaks = np.unique(breaks[(breaks > r_min * (1 - 1e-6)) & (breaks < r_max * (1 + 1e-6))])
+        # Outer edges at the grid's extreme ratios: no breakpoint lies between them and the grid.
+        edges = np.concatenate([[r_min], breaks, [r_max]])
+        reps = (edges[:-1] + edges[1:]) / 2
+        levels = np.rint(np.log1p(reps[:, None] * j[None, :]) / log_wm).astype(np.int64)
+        masks = np.bitwise_or.accumulate(np.left_shift(1, levels), axis=1)
+        # Grid points strictly inside each interval, for every w0 (columns).
+        low = np.searchsorted(was, np.outer(w0s, breaks * (1 + NEAR)).ravel(), side="right")
+        low = low.reshape(len(w0s), -1).T
+        high = np.searchsorted(was, np.outer(w0s, breaks * (1 - NEAR)).ravel(), side="left")
+        high = high.reshape(len(w0s), -1).T
+        inside = np.vstack([high, np.full((1, len(w0s)), len(was))]) - np.vstack(
+            [np.zeros((1, len(w0s)), np.int64), low]
+        )
+        inside = np.maximum(inside, 0)
+        # Snapped widths per level; levels whose snapped widths coincide are one stage.
+        snapped = np.round(w0s[:, None] * np.power(wm, np.arange(top + 1, dtype=np.float64))[None, :] / q) * q
+        classes = np.concatenate(
+            [np.zeros((len(w0s), 1), np.int64), np.cumsum(np.diff(snapped, axis=1) != 0, axis=1)], axis=1
+        )
+        identity = (classes == np.arange(top + 1)).all(axis=1)
+        stages = np.bitwise_count(masks)[:, use_depth]
+        ok = (stages == num_stages).sum(axis=1)
+        total += int(ok @ inside[:, identity].sum(axis=1))
+        for col in np.flatnonzero(~identity):
+            merged = np.zeros_like(masks)
+            for level in range(top + 1):
+                merged |= ((masks >> level) & 1) << classes[col, level]
+            ok_merged = (np.bitwise_count(merged)[:, use_depth] == num_stages).sum(axis=1)
+            total += int(ok_merged @ inside[:, col])
+        # Points near a breakpoint: the rule itself decides.
+        near = {
+            (c, i) for b, c in zip(*np.nonzero(low > high), strict=True) for i in range(high[b, c], low[b, c])
+        }
+        if near:
+            cols, rows = (np.array(x) for x in zip(*sorted(near), strict=True))
+            widths, _ = block_widths_batch(
+                np.full(len(cols), d_max), w0s[cols], was[rows], np.full(len(cols), wm), q
+            )
+            counts = _stage_counts(depths, widths)[:, use_depth]
+            total += int((counts == num_stages).sum())
+    return total
+
+
+def _regnet_size(space: DesignSpace) -> int:
+    rest = len(space.support("group_width")) * len(space.support("bottleneck_ratio"))
+    grid = [space.support(p) for p in ("depth", "w0", "wa", "wm")]
+    return rest * regnet_configurations(*grid, space.quantized_linear.q, space.num_stages)
+
+
+def exact_size(space: DesignSpace) -> int:
+    """Distinct configurations of the free parameters that satisfy the constraints (bands aside)."""
+    return _anynet_size(space) if space.family == "anynet" else _regnet_size(space)
+
+
+# --- the share inside a band --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """An estimated proportion with its 95% confidence interval (Wilson score)."""
+
+    value: float
+    low: float
+    high: float
+    draws: int
+
+
+def wilson(hits: int, n: int, z: float = 1.959963984540054) -> Fraction:
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Fraction(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
+def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, seed: int = 0) -> Fraction:
+    """Share of the space's configurations (drawn uniformly) that lie inside all the bands."""
+    rng = np.random.default_rng(seed)
+    candidates = Candidates(space, space.bands, uniform=True)
+    hits = valid = 0
+    for _ in range(MAX_BATCHES):
+        _, stages, ok = candidates(rng, BATCH)
+        rows = np.flatnonzero(ok)[: draws - valid]
+        inside = np.ones(len(rows), dtype=bool)
+        for rule in band_rules(space, stages.take(rows), bands):
+            inside &= rule.rows()
+        valid += len(rows)
+        hits += int(inside.sum())
+        if valid == draws:
+            break
+    if valid == 0:
+        raise ValueError(f"{space.name}: no configuration drawn satisfies the constraints")
+    return wilson(hits, valid)

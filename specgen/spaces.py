@@ -1,0 +1,462 @@
+"""Design spaces as data (REFERENCE.md §4): parameters, their domains and distributions, constraints.
+
+A space is one of two families. An AnyNet space draws depth, width, bottleneck
+ratio and group width for every stage; a RegNet space (one that declares the
+`quantized_linear` constraint) draws the six RegNet parameters once per network
+and derives the stages by the rule. A parameter is drawn per stage unless a
+`shared` constraint ties it across stages. Named constraints with arguments
+(`num_stages`, `shared`, `non_decreasing`, `divisible`, `quantized_linear`,
+and `flops`/`params`/`acts` bands) say which configurations belong to the
+space; `specgen.constraints` checks them, `specgen.sampler` draws under them
+and `specgen.sizes` counts them. Built-in spaces are JSON files under
+`specs/spaces/`, checked by the same schema as a user's file.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from specgen import complexity, limits
+from specgen.errors import ROOT, SpecError, first_error
+from specgen.regnet import Rounding
+from specgen.spec import Name
+from specgen.specfile import parse_json, read_text
+
+ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
+REGNET_PARAMETERS = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
+INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0"}
+MAX_DOMAIN_VALUES = 100_000
+"""A domain may hold at most this many values (the sizes module enumerates them)."""
+MAX_STAGE_CONFIGURATIONS = 2_000_000
+"""Per-stage configurations (product of an AnyNet space's domains) the exact count may enumerate."""
+
+Distribution = Literal["uniform", "log_uniform", "power_of_two"]
+_Strict = ConfigDict(extra="forbid", frozen=True)
+
+
+def _is_power_of_two(values: np.ndarray) -> np.ndarray:
+    """Which values are 2^k for a whole k (negative k allowed: b = 0.5 is 2^-1)."""
+    positive = values > 0
+    exponents = np.log2(np.where(positive, values, 1.0))
+    return positive & (np.abs(exponents - np.rint(exponents)) < 1e-12)
+
+
+class _Domain(BaseModel):
+    model_config = _Strict
+    distribution: Distribution = Field(
+        default="uniform",
+        description="uniform over the values; log_uniform between min and max, snapped to the nearest "
+        "value; power_of_two: uniform over the values that are powers of two.",
+    )
+
+    def grid(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @cached_property
+    def support(self) -> np.ndarray:
+        """The values a draw can take, sorted (read-only)."""
+        values = self.grid()
+        if self.distribution == "power_of_two":
+            values = values[_is_power_of_two(values.astype(np.float64))]
+        values.setflags(write=False)
+        return values
+
+    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
+        """Independent draws from the declared distribution."""
+        values = self.support
+        if self.distribution != "log_uniform" or len(values) == 1:
+            return values[rng.integers(0, len(values), size)]
+        lo, hi = math.log(values[0]), math.log(values[-1])
+        x = np.exp(rng.uniform(lo, hi, size))
+        return values[np.searchsorted((values[1:] + values[:-1]) / 2, x)]
+
+    def probabilities(self) -> np.ndarray:
+        """Probability of each support value under the declared distribution."""
+        values = self.support.astype(np.float64)
+        if self.distribution != "log_uniform" or len(values) == 1:
+            return np.full(len(values), 1 / len(values))
+        edges = np.log(np.concatenate([values[:1], (values[1:] + values[:-1]) / 2, values[-1:]]))
+        return np.diff(edges) / (edges[-1] - edges[0])
+
+
+class IntDomain(_Domain):
+    """Integers min, min + step, ... up to max."""
+
+    type: Literal["int"]
+    min: int
+    max: int
+    step: int = Field(default=1, ge=1)
+
+    def grid(self) -> np.ndarray:
+        return np.arange(self.min, self.max + 1, self.step, dtype=np.int64)
+
+    def describe_empty(self) -> str:
+        return f"empty domain: min {self.min} > max {self.max}"
+
+
+class FloatDomain(_Domain):
+    """Multiples of `quantum` between min and max (pycls's quantized draws)."""
+
+    type: Literal["float"]
+    min: float
+    max: float
+    quantum: float = Field(gt=0)
+
+    def grid(self) -> np.ndarray:
+        first = math.ceil(self.min / self.quantum - 1e-9)
+        last = math.floor(self.max / self.quantum + 1e-9)
+        k = np.arange(first, max(first, last + 1), dtype=np.int64)
+        inverse = 1 / self.quantum
+        if abs(inverse - round(inverse)) < 1e-9:
+            # k / 10 is the float nearest to the decimal k·0.1; k * 0.1 may not be.
+            return k / round(inverse)
+        return k * self.quantum
+
+    def describe_empty(self) -> str:
+        return f"empty domain: no multiple of {self.quantum:g} between {self.min:g} and {self.max:g}"
+
+
+class ChoiceDomain(_Domain):
+    """An explicit list of values."""
+
+    type: Literal["choice"]
+    values: list[int | float] = Field(max_length=MAX_DOMAIN_VALUES)
+
+    def grid(self) -> np.ndarray:
+        integral = all(isinstance(v, int) for v in self.values)
+        return np.array(sorted(self.values), dtype=np.int64 if integral else np.float64)
+
+    def describe_empty(self) -> str:
+        return "empty domain: expected at least one value"
+
+
+Domain = Annotated[IntDomain | FloatDomain | ChoiceDomain, Field(discriminator="type")]
+
+
+class NumStages(BaseModel):
+    """Exactly `value` stages (pycls's RegNet sampler requires 4)."""
+
+    model_config = _Strict
+    name: Literal["num_stages"]
+    value: int = Field(ge=1, le=limits.MAX_STAGES)
+
+
+class Shared(BaseModel):
+    """One value of each named parameter for all stages (AnyNetX_B shares b, AnyNetX_C also g)."""
+
+    model_config = _Strict
+    name: Literal["shared"]
+    parameters: list[str] = Field(min_length=1, max_length=4)
+
+
+class NonDecreasing(BaseModel):
+    """w_{i+1} >= w_i (AnyNetX_D) and d_{i+1} >= d_i (AnyNetX_E) for the named parameters."""
+
+    model_config = _Strict
+    name: Literal["non_decreasing"]
+    parameters: list[str] = Field(min_length=1, max_length=4)
+
+
+class Divisible(BaseModel):
+    """Every stage is buildable: w / b is whole and the group width divides it.
+
+    AnyNet spaces reject the draws that are not (rather than adjusting widths
+    as pycls's compatibility step does), so a sample keeps the widths it drew
+    and the space is exactly its buildable configurations.
+    """
+
+    model_config = _Strict
+    name: Literal["divisible"]
+
+
+class QuantizedLinear(BaseModel):
+    """Stage widths and depths from (d, w0, wa, wm) by REFERENCE.md §2; makes the space a RegNet space."""
+
+    model_config = _Strict
+    name: Literal["quantized_linear"]
+    q: int = Field(default=8, ge=1, le=limits.MAX_Q)
+    rounding: Rounding = "pycls"
+
+
+class Band(BaseModel):
+    """min <= flops (or params, acts) <= max, counted at `resolution` (default: the space's)."""
+
+    model_config = _Strict
+    name: Literal["flops", "params", "acts"]
+    min: float | None = Field(default=None, ge=0)
+    max: float | None = Field(default=None, ge=0)
+    resolution: int | None = Field(default=None, ge=1, le=limits.MAX_RESOLUTION)
+
+
+Constraint = Annotated[
+    NumStages | Shared | NonDecreasing | Divisible | QuantizedLinear | Band, Field(discriminator="name")
+]
+
+
+class DesignSpace(BaseModel):
+    """A family of networks: parameters, their domains and distributions, and constraints."""
+
+    model_config = _Strict
+
+    name: Name
+    description: str = Field(default="", max_length=2000)
+    stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
+    se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
+    num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
+    in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
+    resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+    parameters: dict[str, Domain]
+    constraints: list[Constraint] = Field(default_factory=list, max_length=64)
+
+    def _of(self, kind: type) -> list:
+        return [c for c in self.constraints if isinstance(c, kind)]
+
+    @property
+    def family(self) -> Literal["anynet", "regnet"]:
+        return "regnet" if self._of(QuantizedLinear) else "anynet"
+
+    @property
+    def quantized_linear(self) -> QuantizedLinear | None:
+        found = self._of(QuantizedLinear)
+        return found[0] if found else None
+
+    @property
+    def num_stages(self) -> int:
+        return self._of(NumStages)[0].value
+
+    @property
+    def shared(self) -> frozenset[str]:
+        return frozenset(p for c in self._of(Shared) for p in c.parameters)
+
+    @property
+    def non_decreasing(self) -> frozenset[str]:
+        return frozenset(p for c in self._of(NonDecreasing) for p in c.parameters)
+
+    @property
+    def bands(self) -> list[Band]:
+        return self._of(Band)
+
+    def per_stage(self, parameter: str) -> bool:
+        """Drawn once per stage (AnyNet, not shared) rather than once per network."""
+        return self.family == "anynet" and parameter not in self.shared
+
+    def support(self, parameter: str) -> np.ndarray:
+        return self.parameters[parameter].support
+
+    def with_bands(self, bands: list[Band]) -> DesignSpace:
+        """The same space with more complexity bands (the CLI's --flops/--params/--acts)."""
+        return self.model_copy(update={"constraints": [*self.constraints, *bands]})
+
+
+_ADAPTER = TypeAdapter(DesignSpace)
+_SPACES_DIRS = (
+    Path(__file__).resolve().parent / "builtin_spaces",
+    Path(__file__).resolve().parent.parent / "specs" / "spaces",
+)
+
+
+def _builtin_dir() -> Path:
+    for candidate in _SPACES_DIRS:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("specgen's built-in design spaces (specs/spaces/) are missing")
+
+
+def builtin_spaces() -> list[str]:
+    """Names of the built-in spaces, in the paper's order."""
+    order = ["anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx", "regnety"]
+    names = sorted(p.stem for p in _builtin_dir().glob("*.json"))
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+
+
+def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -> None:
+    path = f"parameters.{name}"
+    grid_size = (
+        (domain.max - domain.min) // domain.step + 1
+        if isinstance(domain, IntDomain)
+        else (domain.max - domain.min) / domain.quantum + 1
+        if isinstance(domain, FloatDomain)
+        else len(domain.values)
+    )
+    if grid_size > MAX_DOMAIN_VALUES:
+        raise SpecError(source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {grid_size:,.0f}")
+    grid = domain.grid()
+    if len(grid) == 0:
+        raise SpecError(source, path, domain.describe_empty())
+    if len(np.unique(grid)) != len(grid):
+        raise SpecError(source, f"{path}.values", "expected distinct values")
+    if name in INTEGER_PARAMETERS and grid.dtype != np.int64:
+        raise SpecError(source, path, f"expected integer values for {name}: an int domain or integer choices")
+    if len(domain.support) == 0:
+        raise SpecError(source, f"{path}.distribution", "empty domain: no value is a power of two")
+    if domain.distribution == "log_uniform" and grid[0] <= 0:
+        raise SpecError(source, f"{path}.distribution", f"log_uniform needs min > 0, got {grid[0]:g}")
+    lo, hi = float(grid[0]), float(grid[-1])
+    bounds = {
+        "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
+        "width": (1, limits.MAX_WIDTH),
+        "group_width": (1, limits.MAX_GROUP_WIDTH),
+        "bottleneck_ratio": (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO),
+        "w0": (1, limits.MAX_W0),
+        "wa": (0, limits.MAX_WA),
+        "wm": (1 + 1e-9, limits.MAX_WM),
+    }[name]
+    if lo < bounds[0] or hi > bounds[1]:
+        raise SpecError(
+            source, path, f"expected values in [{bounds[0]:g}, {bounds[1]:g}], got {lo:g}..{hi:g}"
+        )
+
+
+def _check_constraints(space: DesignSpace, source: str) -> None:
+    names = set(space.parameters)
+    seen: dict[str, str] = {}
+    for i, c in enumerate(space.constraints):
+        path = f"constraints[{i}]"
+        if isinstance(c, Shared | NonDecreasing):
+            if space.family == "regnet":
+                raise SpecError(
+                    source, f"{path}.name", f"{c.name} ties per-stage parameters; a RegNet space has none"
+                )
+            for p in c.parameters:
+                if p not in names:
+                    raise SpecError(
+                        source, f"{path}.parameters", f"expected parameters of the space, got {p!r}"
+                    )
+                if p in seen:
+                    raise SpecError(
+                        source,
+                        f"{path}.parameters",
+                        f"contradictory: {p} is already {seen[p]}; a parameter is shared or "
+                        "non_decreasing, once",
+                    )
+                seen[p] = c.name
+        elif isinstance(c, Band):
+            if c.min is None and c.max is None:
+                raise SpecError(source, path, "expected min, max or both")
+            if c.min is not None and c.max is not None and c.min > c.max:
+                raise SpecError(source, path, f"contradictory: min {c.min:g} > max {c.max:g}")
+        elif isinstance(c, Divisible) and space.family == "regnet":
+            raise SpecError(
+                source,
+                f"{path}.name",
+                "divisible is for AnyNet spaces; quantized_linear makes widths compatible",
+            )
+    for kind, label in (
+        (NumStages, "num_stages"),
+        (QuantizedLinear, "quantized_linear"),
+        (Divisible, "divisible"),
+    ):
+        found = [i for i, c in enumerate(space.constraints) if isinstance(c, kind)]
+        if len(found) > 1:
+            raise SpecError(source, f"constraints[{found[1]}]", f"contradictory: {label} is declared twice")
+    if not space._of(NumStages):
+        raise SpecError(source, "constraints", "expected a num_stages constraint")
+    if space.family == "anynet" and not space._of(Divisible):
+        raise SpecError(
+            source,
+            "constraints",
+            "expected a divisible constraint: every stage of an AnyNet space must be buildable",
+        )
+
+
+def _check_size(space: DesignSpace, source: str) -> None:
+    """The largest network of the space must be within the spec limits."""
+    s = space.num_stages
+    d_max = int(space.support("depth")[-1])
+    if space.family == "anynet":
+        if s * d_max > limits.MAX_TOTAL_DEPTH:
+            raise SpecError(
+                source,
+                "parameters.depth",
+                f"{s} stages of {d_max} blocks exceed {limits.MAX_TOTAL_DEPTH} in all",
+            )
+        w_max = int(space.support("width")[-1])
+        b_min = float(space.support("bottleneck_ratio")[0])
+        g_min = int(space.support("group_width")[0])
+        cx = complexity.count_batch(
+            [[d_max] * s], [[w_max] * s], g_min, b_min,
+            stem_width=space.stem_width, se_ratio=space.se_ratio, resolution=space.resolution,
+            num_classes=space.num_classes, in_channels=space.in_channels,
+        )  # fmt: skip
+        if cx.flops[0] > limits.MAX_FLOPS or cx.params[0] > limits.MAX_PARAMS:
+            raise SpecError(
+                source,
+                "parameters",
+                f"its largest network has {int(cx.flops[0]):,} flops and {int(cx.params[0]):,} params; "
+                f"expected at most {limits.MAX_FLOPS:,} and {limits.MAX_PARAMS:,}",
+            )
+        return
+    q = space.quantized_linear.q
+    w0 = space.support("w0")
+    if np.any(w0 % q):
+        raise SpecError(
+            source, "parameters.w0", f"expected multiples of q = {q}, got {int(w0[w0 % q != 0][0])}"
+        )
+    widest = float(w0[-1]) * float(space.support("wm")[-1]) ** (s - 1)
+    if widest > limits.MAX_WIDTH / 2:
+        raise SpecError(
+            source,
+            "parameters",
+            f"its widest stage can reach {widest:,.0f} channels; expected at most {limits.MAX_WIDTH // 2:,}",
+        )
+
+
+def check_space(space: DesignSpace, source: str) -> DesignSpace:
+    """The rules the schema alone cannot state, each refused with one SpecError line."""
+    expected = ANYNET_PARAMETERS if space.family == "anynet" else REGNET_PARAMETERS
+    for name in space.parameters:
+        if name not in expected:
+            raise SpecError(
+                source,
+                f"parameters.{name}",
+                f"unknown parameter for {'a RegNet' if space.family == 'regnet' else 'an AnyNet'} space; "
+                f"expected {', '.join(expected)}",
+            )
+    missing = [p for p in expected if p not in space.parameters]
+    if missing:
+        raise SpecError(source, "parameters", f"missing {', '.join(missing)}")
+    _check_constraints(space, source)
+    for name, domain in space.parameters.items():
+        _check_domain(space, name, domain, source)
+    _check_size(space, source)
+    return space
+
+
+def validate_space(data: object, source: str) -> DesignSpace:
+    """Python data to a DesignSpace, or one SpecError line."""
+    if not isinstance(data, dict):
+        raise SpecError(source, ROOT, f"expected a JSON object, got {type(data).__name__}")
+    try:
+        space = _ADAPTER.validate_python(data, strict=True)
+    except ValidationError as e:
+        path, message = first_error(e)
+        raise SpecError(source, path, message) from None
+    return check_space(space, source)
+
+
+def load_space(name_or_path: str | Path) -> DesignSpace:
+    """A built-in space by name ("anynetx_e") or a space file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text in builtin_spaces() and not path.exists():
+        path = _builtin_dir() / f"{text}.json"
+        return validate_space(parse_json(read_text(path), text), text)
+    if path.suffix != ".json" and not path.exists():
+        raise SpecError(
+            text, ROOT, f"unknown design space; expected one of {', '.join(builtin_spaces())} or a .json file"
+        )
+    return validate_space(parse_json(read_text(path), text), text)
+
+
+def space_json_schema() -> dict:
+    """JSON Schema of design-space files, for editors."""
+    schema = _ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "specgen design space"
+    return schema
