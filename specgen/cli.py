@@ -77,6 +77,72 @@ def schema() -> None:
     click.echo(json.dumps(spec_json_schema(), indent=2))
 
 
+def _bands(flops: str | None, params: str | None, acts: str | None, resolution: int | None) -> list:
+    """--flops/--params/--acts LO:HI (K, M, G suffixes) as complexity bands."""
+    from specgen.constraints import parse_band
+
+    given = (("flops", flops), ("params", params), ("acts", acts))
+    return [parse_band(text, name, resolution) for name, text in given if text is not None]
+
+
+_BAND_HELP = "Keep only {} in LO:HI, e.g. 360M:400M (K, M, G suffixes; either end may be empty)."
+
+
+@main.command()
+@click.argument("space")
+@click.option(
+    "--n", "n", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Samples to draw."
+)
+@click.option("--flops", help=_BAND_HELP.format("flops (multiply-adds)"))
+@click.option("--params", help=_BAND_HELP.format("parameters"))
+@click.option("--acts", help=_BAND_HELP.format("activations"))
+@click.option("--resolution", type=click.IntRange(1, 2048), help="Count bands at this input size.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: stdout).")
+@click.option("--unique", is_flag=True, help="Skip networks already drawn (same content hash).")
+def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> None:
+    """Draw N networks from a design space (a built-in name or a JSON file), one JSON line each."""
+    from pathlib import Path
+
+    from specgen.atomic import write_atomic
+    from specgen.errors import ROOT
+    from specgen.sampler import sample as draw
+    from specgen.spaces import load_space
+
+    if output is not None and not Path(output).resolve().parent.is_dir():
+        raise SpecError(output, ROOT, "expected a file in an existing folder")
+    design_space = load_space(space)
+    bands = {b.name: (b.min, b.max) for b in _bands(flops, params, acts, resolution)}
+    samples = draw(design_space, n, seed=seed, resolution=resolution, unique=unique, **bands)
+    text = "".join(json.dumps(s.to_json()) + "\n" for s in samples)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text)
+    click.echo(f"wrote {len(samples)} samples of {design_space.name} to {output}", err=True)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--flops", help="Estimate the share of each space in this band, LO:HI (K, M, G suffixes).")
+@click.option("--params", help="As --flops, for parameters.")
+@click.option("--acts", help="As --flops, for activations.")
+@click.option("--resolution", type=click.IntRange(1, 2048), help="Count bands at this input size.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def spaces(names, flops, params, acts, resolution, as_json) -> None:
+    """List design spaces (the built-in ones, or NAMES/files) with their degrees of freedom and sizes.
+
+    Sizes: the paper's nominal figure, the exact number of configurations that satisfy
+    the constraints, and with a band the estimated share inside it (95% CI).
+    """
+    from specgen import sizes
+    from specgen.spaces import builtin_spaces, load_space
+
+    bands = _bands(flops, params, acts, resolution)
+    summaries = [sizes.summary(load_space(name), bands) for name in names or builtin_spaces()]
+    click.echo(json.dumps(summaries, indent=2) if as_json else sizes.render(summaries))
+
+
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--out", "out_dir", default="generated", show_default=True, help="Output folder.")

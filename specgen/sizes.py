@@ -22,10 +22,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from specgen.constraints import Stages, band_rules, divisible
+from specgen.fmt import table
 from specgen.regnet import block_widths_batch
 from specgen.sampler import BATCH, Candidates
 from specgen.spaces import Band, DesignSpace
@@ -174,10 +176,22 @@ def regnet_configurations(
     return total
 
 
+@cache
+def _cached_configurations(grid: tuple[bytes, ...], q: int, num_stages: int) -> int:
+    depths, w0s, was, wms = (np.frombuffer(b, dtype=t) for b, t in zip(grid, _GRID_TYPES, strict=True))
+    return regnet_configurations(depths, w0s, was, wms, q, num_stages)
+
+
+_GRID_TYPES = (np.int64, np.int64, np.float64, np.float64)
+
+
 def _regnet_size(space: DesignSpace) -> int:
     rest = len(space.support("group_width")) * len(space.support("bottleneck_ratio"))
-    grid = [space.support(p) for p in ("depth", "w0", "wa", "wm")]
-    return rest * regnet_configurations(*grid, space.quantized_linear.q, space.num_stages)
+    grid = tuple(
+        space.support(p).astype(t).tobytes()
+        for p, t in zip(("depth", "w0", "wa", "wm"), _GRID_TYPES, strict=True)
+    )
+    return rest * _cached_configurations(grid, space.quantized_linear.q, space.num_stages)
 
 
 def exact_size(space: DesignSpace) -> int:
@@ -223,3 +237,69 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
     if valid == 0:
         raise ValueError(f"{space.name}: no configuration drawn satisfies the constraints")
     return wilson(hits, valid)
+
+
+# --- the `specgen spaces` listing ---------------------------------------------------------------
+
+
+def summary(space: DesignSpace, bands: list[Band] | None = None) -> dict:
+    """A space's parameters and sizes as plain data (`specgen spaces --json`)."""
+    info = {
+        "name": space.name,
+        "family": space.family,
+        "num_stages": space.num_stages,
+        "degrees_of_freedom": degrees_of_freedom(space),
+        "nominal_size": nominal_size(space),
+        "exact_size": exact_size(space),
+        "parameters": {
+            p: {
+                "per_stage": space.per_stage(p),
+                "distribution": space.parameters[p].distribution,
+                "values": len(space.support(p)),
+                "min": space.support(p)[0].item(),
+                "max": space.support(p)[-1].item(),
+            }
+            for p in space.parameters
+        },
+        "constraints": [c.model_dump(exclude_none=True) for c in space.constraints],
+    }
+    if bands:
+        share = band_fraction(space, bands)
+        info["band"] = {
+            "bands": [b.model_dump(exclude_none=True) for b in bands],
+            "fraction": share.value,
+            "ci95": [share.low, share.high],
+            "draws": share.draws,
+        }
+    return info
+
+
+def _scientific(x: float) -> str:
+    """1.8e18, as the paper writes 1.8·10^18."""
+    return f"{x:.1e}".replace("e+0", "e").replace("e+", "e")
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.3g}%"
+
+
+def render(summaries: list[dict]) -> str:
+    """The listing as an aligned table."""
+    banded = any("band" in s for s in summaries)
+    headers = ["space", "family", "dof", "nominal size", "exact size"]
+    if banded:
+        headers += ["in band", "95% CI"]
+    rows = []
+    for s in summaries:
+        row = [
+            s["name"],
+            s["family"],
+            s["degrees_of_freedom"],
+            _scientific(s["nominal_size"]),
+            f"{s['exact_size']:,}",
+        ]
+        if banded:
+            band = s["band"]
+            row += [_percent(band["fraction"]), f"[{_percent(band['ci95'][0])}, {_percent(band['ci95'][1])}]"]
+        rows.append(row)
+    return table(headers, rows, right=[False, False, True, True, True] + [True, True] * banded)
