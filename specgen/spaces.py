@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from specgen import complexity, limits
-from specgen.errors import ROOT, SpecError, first_error
+from specgen.errors import ROOT, SpecError, expectation, field_path
 from specgen.regnet import Rounding
 from specgen.spec import Name
 from specgen.specfile import parse_json, read_text
@@ -340,7 +340,7 @@ def _check_constraints(space: DesignSpace, source: str) -> None:
             if c.min is None and c.max is None:
                 raise SpecError(source, path, "expected min, max or both")
             if c.min is not None and c.max is not None and c.min > c.max:
-                raise SpecError(source, path, f"contradictory: min {c.min:g} > max {c.max:g}")
+                raise SpecError(source, path, f"contradictory: min {c.min:,.0f} > max {c.max:,.0f}")
         elif isinstance(c, Divisible) and space.family == "regnet":
             raise SpecError(
                 source,
@@ -393,6 +393,14 @@ def _check_size(space: DesignSpace, source: str) -> None:
             )
         return
     q = space.quantized_linear.q
+    ratios = space.support("bottleneck_ratio").astype(np.float64)
+    if not _is_power_of_two(ratios).all():
+        raise SpecError(
+            source,
+            "parameters.bottleneck_ratio",
+            "expected powers of two in a RegNet space (the compatibility rule keeps w / b whole only for "
+            f"those), got {ratios[~_is_power_of_two(ratios)][0]:g}",
+        )
     w0 = space.support("w0")
     if np.any(w0 % q):
         raise SpecError(
@@ -435,8 +443,14 @@ def validate_space(data: object, source: str) -> DesignSpace:
     try:
         space = _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
-        path, message = first_error(e)
-        raise SpecError(source, path, message) from None
+        error = e.errors(include_url=False)[0]
+        loc = tuple(error["loc"])
+        # Drop the union tags pydantic puts in the path: parameters.depth.int.max -> parameters.depth.max.
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, error["ctx"]["discriminator"].strip("'"))
+        elif len(loc) > 2 and loc[0] in ("parameters", "constraints"):
+            loc = loc[:2] + loc[3:]
+        raise SpecError(source, field_path(loc), expectation(error)) from None
     return check_space(space, source)
 
 

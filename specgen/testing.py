@@ -5,6 +5,9 @@ a valid network is drawn group width first, so the bottleneck width is a
 multiple of it by construction; a valid RegNet bounds wa so the rule yields
 at most `max_stages` stages. `invalid_specs` draws a valid spec and breaks
 exactly one rule, labelled with the rule and the field path that breaks.
+`space_samples(space)` draws samples from any design space (a built-in name,
+a space file's DesignSpace, or one built in code), and `near_space_specs`
+draws specs around a space for testing what its constraints accept.
 
     from hypothesis import given
     from specgen.testing import network_specs
@@ -19,10 +22,15 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from specgen import limits
-from specgen.regnet import RegNetSpec
+from specgen.constraints import Designs, measure, resolve
+from specgen.regnet import RegNetSpec, block_widths_batch, stages_from_blocks_batch
+from specgen.sampler import Sample, StageTables, sample, to_sample
+from specgen.spaces import DesignSpace, load_space
 from specgen.spec import NetworkSpec, Stage, se_width
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
@@ -182,3 +190,143 @@ def invalid_specs(draw) -> InvalidSpec:
         breakers = _network_breakers(spec)
     rule, path, change = draw(st.sampled_from(breakers + _COMMON_BREAKERS))
     return InvalidSpec({**spec, **change}, rule, path)
+
+
+# --- design spaces --------------------------------------------------------------------------------
+
+
+def _space(space: DesignSpace | str) -> DesignSpace:
+    return space if isinstance(space, DesignSpace) else load_space(space)
+
+
+_COUPLED = ("width", "bottleneck_ratio", "group_width")
+"""The per-stage parameters that `divisible` ties together; depth is free of it."""
+
+
+def _anynet_design(draw, space: DesignSpace) -> Designs:
+    """Constructive: shared values, then each stage from the buildable stages for them, then ordering.
+
+    Stages are drawn whole from the table of buildable stages (so each is buildable); a
+    non-decreasing depth is sorted on its own, a non-decreasing coupled parameter sorts
+    the stages by it (they stay buildable). Two ordered coupled parameters are rare in
+    practice; the second is then assumed.
+    """
+    tables = StageTables(space, uniform=True)
+    sigma = draw(st.sampled_from([int(k) for k in np.flatnonzero(tables.sizes)]))
+    rows = [
+        draw(st.integers(int(tables.first[sigma]), int(tables.last[sigma]))) for _ in range(space.num_stages)
+    ]
+    values = {p: v[rows] for p, v in tables.stage_values.items()}
+    coupled = [p for p in _COUPLED if p in space.non_decreasing]
+    if coupled:
+        order = np.argsort(values[coupled[0]], kind="stable")
+        values = {p: v if p not in _COUPLED else v[order] for p, v in values.items()}
+        for p in coupled[1:]:
+            assume(bool(np.all(np.diff(values[p]) >= 0)))
+    if "depth" in space.non_decreasing:
+        values["depth"] = np.sort(values["depth"])
+    values.update({p: np.full(space.num_stages, v[sigma]) for p, v in tables.shared_values.items()})
+    return Designs({p: v[None, :] for p, v in values.items()})
+
+
+def _regnet_design(draw, space: DesignSpace) -> Designs:
+    """Constructive: d, w0, wm, g, b from their supports, then wa among the slopes that give S stages."""
+    pick = {
+        p: draw(st.sampled_from(space.support(p).tolist()))
+        for p in ("w0", "wm", "group_width", "bottleneck_ratio")
+    }
+    depths = space.support("depth")
+    depth = draw(st.sampled_from(depths[depths >= space.num_stages].tolist()))
+    was = space.support("wa")
+    widths, mask = block_widths_batch(
+        np.full(len(was), depth), np.full(len(was), pick["w0"]), was, np.full(len(was), pick["wm"]),
+        space.quantized_linear.q,
+    )  # fmt: skip
+    counts = stages_from_blocks_batch(widths, mask, limits.MAX_STAGES)[2]
+    fitting = was[counts == space.num_stages]
+    assume(len(fitting) > 0)
+    wa = draw(st.sampled_from(fitting.tolist()))
+    return Designs({p: np.array([v]) for p, v in {**pick, "depth": depth, "wa": wa}.items()})
+
+
+@st.composite
+def space_samples(draw, space: DesignSpace | str, resolution: int | None = None) -> Sample:
+    """A Sample (design, resolved NetworkSpec, complexity) from any DesignSpace, built-in or user-given.
+
+    Drawn constructively from the space's supports and constraints, so Hypothesis can shrink
+    it. A space with complexity bands cannot be built into constructively: its samples come
+    from the sampler with a drawn seed.
+    """
+    space = _space(space)
+    res = space.resolution if resolution is None else resolution
+    if space.bands:
+        return sample(space, 1, seed=draw(st.integers(0, 2**32 - 1)), resolution=res)[0]
+    designs = _anynet_design(draw, space) if space.family == "anynet" else _regnet_design(draw, space)
+    stages = resolve(space, designs)
+    return to_sample(space, designs, stages, measure(space, stages, res), 0, seed=0, index=0, resolution=res)
+
+
+def _near(values: np.ndarray, draw) -> int | float:
+    """A value of the domain, or one just outside it (below, above, or between two values)."""
+    inside = values.tolist()
+    x = draw(st.sampled_from(inside))
+    step = (values[-1] - values[0]) / max(1, len(values) - 1) if len(values) > 1 else 1
+    off = draw(st.sampled_from([0, 0, 0, 1]))
+    if not off:
+        return x
+    delta = step / 2 if isinstance(x, float) else max(1, int(step) // 2)
+    return x + draw(st.sampled_from([-1, 1])) * delta
+
+
+@st.composite
+def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec:
+    """Specs near a space, for testing that validation accepts exactly what its constraints allow.
+
+    Values come from the space's domains (now and then just outside them), stage counts
+    around `num_stages`, and shared / non-decreasing rules are not enforced. Every spec
+    is itself valid (buildable), so only the space's rules can refuse it.
+    """
+    space = _space(space)
+    fixed = {
+        "stem_width": space.stem_width,
+        "se_ratio": space.se_ratio,
+        "num_classes": space.num_classes,
+        "in_channels": space.in_channels,
+        "resolution": space.resolution,
+    }
+    if space.family == "regnet":
+        rule = space.quantized_linear
+        values = {p: _near(space.support(p), draw) for p in space.parameters}
+        w0 = max(rule.q, int(values["w0"]) // rule.q * rule.q)
+        b = float(values["bottleneck_ratio"])
+        assume(b > 0 and abs(math.log2(b) - round(math.log2(b))) < 1e-12)
+        try:
+            return RegNetSpec(
+                name="near", q=rule.q, rounding=rule.rounding, depth=max(1, int(values["depth"])), w0=w0,
+                wa=max(0.0, float(values["wa"])), wm=max(1.01, float(values["wm"])),
+                group_width=max(1, int(values["group_width"])), bottleneck_ratio=b, **fixed,
+            )  # fmt: skip
+        except ValueError:
+            assume(False)
+    n = draw(
+        st.sampled_from(
+            [space.num_stages, space.num_stages, max(1, space.num_stages - 1), space.num_stages + 1]
+        )
+    )
+    body = []
+    for _ in range(n):
+        b = float(_near(space.support("bottleneck_ratio"), draw))
+        g = int(_near(space.support("group_width"), draw))
+        assume(b > 0 and g > 0)
+        width = int(_near(space.support("width"), draw))
+        assume(width >= 1 and abs(width / b - round(width / b)) < 1e-9 and round(width / b) % g == 0)
+        body.append(
+            Stage(
+                depth=max(1, int(_near(space.support("depth"), draw))),
+                width=width,
+                stride=2,
+                bottleneck_ratio=b,
+                group_width=g,
+            )
+        )
+    return NetworkSpec(name="near", stages=body, **fixed)
