@@ -9,6 +9,7 @@ validated, only appears escaped inside the docstring.
 
 from __future__ import annotations
 
+import builtins
 import re
 import shlex
 
@@ -19,20 +20,23 @@ from specgen.spec import NetworkSpec
 TEMPLATE = "network.py.j2"
 _SEPARATORS = re.compile(r"[_.\-]+")
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
-# Names the module defines itself (and constants Python reserves), which the network class must not shadow.
+# Names the module defines or uses, and Python's capitalized builtins: the class must shadow none.
 _TAKEN = frozenset(
     {"Stem", "SqueezeExcitation", "Bottleneck", "Block", "Stage", "Head", "OrderedDict"}
-    | {"None", "True", "False"}
+    | {name for name in dir(builtins) if name[:1].isupper()}
 )
 
 
 def class_name(net: NetworkSpec) -> str:
-    """CamelCase of the spec's name: regnetx_600mf -> Regnetx600mf (never a keyword or a name taken here)."""
+    """CamelCase of the spec's name: regnetx_600mf -> Regnetx600mf.
+
+    Never a keyword, a builtin, a name the module uses, or one letter (ruff's E742: I, O).
+    """
     parts = [p for p in _SEPARATORS.split(net.name) if p]
     name = "".join(p[:1].upper() + p[1:] for p in parts)
     if not name[:1].isalpha():
         name = "Net" + name
-    if name in _TAKEN:
+    if name in _TAKEN or len(name) == 1:
         name += "Net"
     if not _CLASS_NAME.fullmatch(name):  # the name pattern makes this unreachable; keep the guard explicit
         raise ValueError(f"cannot make a class name from {net.name!r}")
