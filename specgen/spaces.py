@@ -15,7 +15,7 @@ and `specgen.sizes` counts them. Built-in spaces are JSON files under
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -58,14 +58,10 @@ class _Domain(BaseModel):
     def grid(self) -> np.ndarray:
         raise NotImplementedError
 
-    @cached_property
+    @property
     def support(self) -> np.ndarray:
-        """The values a draw can take, sorted (read-only)."""
-        values = self.grid()
-        if self.distribution == "power_of_two":
-            values = values[_is_power_of_two(values.astype(np.float64))]
-        values.setflags(write=False)
-        return values
+        """The values a draw can take, sorted (read-only; computed once per distinct domain)."""
+        return _support(type(self), self.model_dump_json())
 
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
         """Independent draws from the declared distribution."""
@@ -83,6 +79,16 @@ class _Domain(BaseModel):
             return np.full(len(values), 1 / len(values))
         edges = np.log(np.concatenate([values[:1], (values[1:] + values[:-1]) / 2, values[-1:]]))
         return np.diff(edges) / (edges[-1] - edges[0])
+
+
+@lru_cache(maxsize=256)
+def _support(kind: type[_Domain], domain_json: str) -> np.ndarray:
+    domain = kind.model_validate_json(domain_json)
+    values = domain.grid()
+    if domain.distribution == "power_of_two":
+        values = values[_is_power_of_two(values.astype(np.float64))]
+    values.setflags(write=False)
+    return values
 
 
 class IntDomain(_Domain):

@@ -278,6 +278,14 @@ def _near(values: np.ndarray, draw) -> int | float:
     return x + draw(st.sampled_from([-1, 1])) * delta
 
 
+def _near_integral(values: np.ndarray, draw) -> int | float:
+    """A value of the domain, or a positive integer next to one (b and g stay whole off the domain)."""
+    x = draw(st.sampled_from(values.tolist()))
+    if draw(st.sampled_from([0, 0, 0, 1])):
+        return max(1, round(x) + draw(st.sampled_from([-1, 1])))
+    return x
+
+
 @st.composite
 def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec:
     """Specs near a space, for testing that validation accepts exactly what its constraints allow.
@@ -313,20 +321,23 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
             [space.num_stages, space.num_stages, max(1, space.num_stages - 1), space.num_stages + 1]
         )
     )
-    body = []
+    # Half the time stages share b and g, half the time they are ordered by width and depth,
+    # so specs that keep the space's rules are as common as specs that break them.
+    tie, order = draw(st.booleans()), draw(st.booleans())
+    stages = []
     for _ in range(n):
-        b = float(_near(space.support("bottleneck_ratio"), draw))
-        g = int(_near(space.support("group_width"), draw))
-        assume(b > 0 and g > 0)
-        width = int(_near(space.support("width"), draw))
-        assume(width >= 1 and abs(width / b - round(width / b)) < 1e-9 and round(width / b) % g == 0)
-        body.append(
-            Stage(
-                depth=max(1, int(_near(space.support("depth"), draw))),
-                width=width,
-                stride=2,
-                bottleneck_ratio=b,
-                group_width=g,
-            )
-        )
+        if tie and stages:
+            b, g = stages[0][2], stages[0][3]
+        else:
+            b = float(_near_integral(space.support("bottleneck_ratio"), draw))
+            g = int(_near_integral(space.support("group_width"), draw))
+        # A width that is a multiple of b·g keeps the stage buildable.
+        target = _near(space.support("width"), draw)
+        width = int(b * g * max(1, round(target / (b * g))))
+        stages.append((max(1, int(_near(space.support("depth"), draw))), width, b, g))
+    if order:
+        stages.sort(key=lambda t: t[1])
+        depths = sorted(t[0] for t in stages)
+        stages = [(d, *t[1:]) for d, t in zip(depths, stages, strict=True)]
+    body = [Stage(depth=d, width=w, stride=2, bottleneck_ratio=b, group_width=g) for d, w, b, g in stages]
     return NetworkSpec(name="near", stages=body, **fixed)

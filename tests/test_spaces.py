@@ -1,0 +1,211 @@
+"""Design spaces: the built-in files, the bad-space corpus, and validating specs against a space."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+
+from specgen import complexity
+from specgen.cli import main
+from specgen.constraints import validate
+from specgen.errors import SpecError
+from specgen.regnet import RegNetSpec
+from specgen.spaces import builtin_spaces, load_space, validate_space
+from specgen.testing import near_space_specs
+
+from .conftest import ROOT
+
+SPACES = ROOT / "specs" / "spaces"
+CORPUS = ROOT / "tests" / "bad_spaces"
+EXPECTED = dict(line.split("\t", 1) for line in (CORPUS / "expected.txt").read_text().splitlines())
+BUILTIN = [
+    "anynetx_a",
+    "anynetx_b",
+    "anynetx_c",
+    "anynetx_d",
+    "anynetx_e",
+    "regnetx",
+    "regnety",
+    "regnetx_constrained",
+]
+
+
+def test_builtin_spaces_are_the_papers_and_load_like_user_files():
+    assert builtin_spaces() == BUILTIN
+    for name in BUILTIN:
+        by_name = load_space(name)
+        by_path = load_space(str(SPACES / f"{name}.json"))
+        assert by_name == by_path
+        assert by_name.name == name
+
+
+def test_builtin_spaces_declare_the_papers_constraints():
+    a, b, c, d, e = (load_space(f"anynetx_{x}") for x in "abcde")
+    assert [s.shared for s in (a, b, c, d, e)] == [
+        frozenset(),
+        {"bottleneck_ratio"},
+        {"bottleneck_ratio", "group_width"},
+        {"bottleneck_ratio", "group_width"},
+        {"bottleneck_ratio", "group_width"},
+    ]
+    assert [s.non_decreasing for s in (a, b, c, d, e)] == [set(), set(), set(), {"width"}, {"width", "depth"}]
+    assert a.support("width").tolist() == list(range(8, 1025, 8))
+    assert a.support("depth").tolist() == list(range(1, 17))
+    assert a.support("group_width").tolist() == [1, 2, 4, 8, 16, 32]
+    x, y, constrained = (load_space(n) for n in ("regnetx", "regnety", "regnetx_constrained"))
+    assert (x.se_ratio, y.se_ratio) == (0.0, 0.25)
+    assert all(s.family == "regnet" and s.num_stages == 4 for s in (x, y, constrained))
+    assert constrained.support("bottleneck_ratio").tolist() == [1]
+    assert constrained.support("depth").tolist() == list(range(12, 29))
+    assert constrained.support("wm")[0] == 2.0
+    # pycls's sampler defaults: quantized steps 8, 0.1 and 0.001; g a power of two in [8, 128].
+    assert constrained.support("w0").tolist() == list(range(8, 257, 8))
+    assert constrained.support("wa")[:3].tolist() == [8.0, 8.1, 8.2]
+    assert constrained.support("wm")[:2].tolist() == [2.0, 2.001]
+    assert constrained.support("group_width").tolist() == [8, 16, 32, 64, 128]
+
+
+def test_corpus_is_large_and_complete():
+    assert len(EXPECTED) >= 30
+    assert {p.name for p in CORPUS.glob("*.json")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("command", ["sample", "spaces"])
+def test_bad_space_gets_one_exact_line(name, command):
+    path = str(CORPUS / name)
+    result = CliRunner().invoke(main, [command, path])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"{path}: {EXPECTED[name]}\n"
+
+
+def test_unknown_space_name_is_one_line():
+    result = CliRunner().invoke(main, ["sample", "anynetx_z"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("anynetx_z: $: unknown design space; expected one of anynetx_a, ")
+
+
+# --- a spec against a space: accepted exactly when its constraints allow it ----------------------
+
+
+def _in(value, support) -> bool:
+    return any(abs(float(value) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for v in support.tolist())
+
+
+def _allowed(space, spec) -> bool:
+    """The space's rules, restated in plain Python as the oracle."""
+    fixed = ("stem_width", "se_ratio", "num_classes", "in_channels")
+    if any(getattr(spec, f) != getattr(space, f) for f in fixed):
+        return False
+    if space.family == "regnet":
+        rule = space.quantized_linear
+        if not isinstance(spec, RegNetSpec) or (spec.q, spec.rounding) != (rule.q, rule.rounding):
+            return False
+        if not all(_in(getattr(spec, p), space.support(p)) for p in space.parameters):
+            return False
+        net = spec.resolve()
+    else:
+        net = spec.resolve()
+        columns = {
+            "depth": net.depths,
+            "width": net.widths,
+            "bottleneck_ratio": net.bottleneck_ratios,
+            "group_width": net.group_widths,
+        }
+        if len(net.stages) != space.num_stages or any(s.stride != 2 for s in net.stages):
+            return False
+        for p, values in columns.items():
+            if not all(_in(v, space.support(p)) for v in values):
+                return False
+            if p in space.shared and len(set(values)) != 1:
+                return False
+            if p in space.non_decreasing and values != sorted(values):
+                return False
+    if len(net.stages) != space.num_stages:
+        return False
+    for band in space.bands:
+        cx = complexity.count(net, band.resolution or space.resolution)
+        value = getattr(cx, band.name)
+        if (band.min is not None and value < band.min) or (band.max is not None and value > band.max):
+            return False
+    return True
+
+
+def _accepts(space, spec) -> bool:
+    try:
+        validate(space, spec, "spec.json")
+    except SpecError:
+        return False
+    return True
+
+
+def _check_exactly(space):
+    seen = set()
+
+    @settings(max_examples=60)
+    @given(near_space_specs(space))
+    def run(spec):
+        accepted = _accepts(space, spec)
+        assert accepted == _allowed(space, spec)
+        seen.add(accepted)
+
+    run()
+    assert seen == {True, False}, "the strategy must reach both sides of the space's boundary"
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_validation_accepts_exactly_what_the_constraints_allow(name):
+    _check_exactly(load_space(name))
+
+
+def test_validation_with_bands_accepts_exactly_what_the_constraints_allow():
+    data = json.loads((SPACES / "anynetx_e.json").read_text())
+    data["name"] = "banded"
+    data["parameters"]["depth"]["max"] = 3
+    data["parameters"]["width"]["max"] = 128
+    data["constraints"].append({"name": "flops", "min": 20e6, "max": 120e6})
+    data["constraints"].append({"name": "params", "max": 1.5e6, "resolution": 160})
+    _check_exactly(validate_space(data, "banded.json"))
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        ({"stages": 3}, "stages", "expected 4 stages (num_stages), got 3"),
+        ({"width": [64, 48, 96, 128]}, "stages[1].width", "expected values that never decrease"),
+        ({"group_width": [8, 16, 8, 8]}, "stages[1].group_width", "expected the same value in every stage"),
+        (
+            {"width": [64, 64, 96, 1032]},
+            "stages[3].width",
+            "expected a value of the space's domain, got 1,032",
+        ),
+        ({"se_ratio": 0.25}, "se_ratio", "expected 0 as in the space, got 0.25"),
+    ],
+)
+def test_validation_names_the_rule_and_the_stage(change, path, message):
+    from specgen.spec import NetworkSpec, Stage
+
+    space = load_space("anynetx_d")
+    widths = change.get("width", [64, 64, 96, 128])
+    gws = change.get("group_width", [8, 8, 8, 8])
+    stages = [
+        Stage(depth=2, width=w, stride=2, bottleneck_ratio=1.0, group_width=g)
+        for w, g in zip(widths, gws, strict=True)
+    ][: change.get("stages", 4)]
+    net = NetworkSpec(name="n", stages=stages, se_ratio=change.get("se_ratio", 0.0))
+    with pytest.raises(SpecError) as e:
+        validate(space, net, "n.json")
+    assert e.value.path == path
+    assert e.value.message.startswith(message)
+
+
+def test_regnet_space_checks_the_stage_count_of_the_rule():
+    space = load_space("regnetx_constrained")
+    three = RegNetSpec(name="r", depth=12, w0=64, wa=8.0, wm=3.0, group_width=8)
+    assert len(three.resolve().stages) != 4
+    with pytest.raises(SpecError, match=r"stages; expected 4 \(num_stages\)"):
+        validate(space, three, "r.json")
+    zoo = RegNetSpec(name="r", depth=22, w0=24, wa=24.4, wm=2.54, group_width=16)
+    validate(space, zoo, "r.json")
