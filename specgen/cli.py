@@ -302,12 +302,14 @@ def sweep_run(
     cache,
 ) -> None:
     """Sample SPACE and train every sample into --store; rerun the same command to resume."""
+    from pathlib import Path
+
     from specgen.sweep.driver import Sweep, parse_band, run_sweep
     from specgen.sweep.worker import Job
     from specgen.train.schedule import Schedule
 
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
-    job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=cache)
+    job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=str(Path(cache).resolve()))
     plan = Sweep(space, n, job, parse_band(flops, "--flops") if flops else None)
     if executor == "ray":
         from specgen.sweep.ray_executor import RayExecutor

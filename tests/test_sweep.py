@@ -1,0 +1,160 @@
+"""Sweeps end to end on CPU: a handful of tiny networks for one epoch of digits at 16 px, through the
+local executor and through Ray (the same runs either way), killed with SIGKILL and resumed, exported."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from specgen.cli import main
+from specgen.sweep.store import read_results
+
+N = 4
+SWEEP = ["anynetx_e", "--n", str(N), "--flops", "200K:600K", "--epochs", "1", "--data", "digits"]
+SWEEP += ["--resolution", "16", "--batch-size", "64", "--lr", "0.4", "--device", "cpu", "--seed", "3"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread, as each Ray task has: runs are then bit-identical across executors."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def sweep(*args: str) -> dict:
+    result = CliRunner().invoke(main, ["sweep", *args])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local")
+    out = sweep(*SWEEP, "--store", str(folder / "sweep.db"), "--cache", str(folder / "cache"))
+    assert out["counts"] == {"done": N}
+    return folder / "sweep.db"
+
+
+def test_a_local_sweep_trains_every_sample_once(local_store):
+    runs = read_results(local_store)
+    assert len(runs) == N and len({r["id"] for r in runs}) == N
+    assert [r["index"] for r in runs] == list(range(N))
+    for r in runs:
+        assert r["status"] == "done" and r["epochs"] == 1 and r["attempts"] == 1
+        assert 200_000 <= r["flops"] <= 600_000 and r["resolution"] == 16  # the band, at 16 px
+        assert 0 <= r["error"] <= 1 and r["best_error"] == r["error"]
+        assert abs(r["onnx_error"] - r["error"]) <= 0.001
+        assert r["device"] == "cpu" and r["versions"]["torch"] == torch.__version__
+    again = sweep(*SWEEP, "--store", str(local_store))  # a rerun of a finished sweep trains nothing
+    assert again["counts"] == {"done": N}
+    assert read_results(local_store) == runs
+
+
+def test_the_sweep_command_without_run_is_the_same_as_with_it(local_store):
+    assert sweep("run", *SWEEP, "--store", str(local_store))["counts"] == {"done": N}
+
+
+def test_a_store_refuses_a_rerun_with_other_settings(local_store):
+    args = [a if a != "0.4" else "0.3" for a in SWEEP]
+    result = CliRunner().invoke(main, ["sweep", *args, "--store", str(local_store)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"{local_store}: schedule: this store holds a sweep with")
+
+
+def test_status_summarizes_the_store(local_store):
+    result = CliRunner().invoke(main, ["sweep", "status", str(local_store)])
+    assert result.exit_code == 0
+    assert "anynetx_e n=4 seed=3 data=digits at 16 px, 1 epochs" in result.stdout
+    done = [line.split() for line in result.stdout.splitlines() if line.startswith("done")]
+    assert done == [["done", str(N)]]
+    info = json.loads(CliRunner().invoke(main, ["sweep", "status", str(local_store), "--json"]).stdout)
+    errors = sorted(r["error"] for r in read_results(local_store))
+    assert info["counts"]["done"] == N and info["error"]["min"] == errors[0]
+    assert [r["error"] for r in info["best"]] == errors
+
+
+def test_export_writes_jsonl_and_csv(local_store, tmp_path):
+    runs = read_results(local_store)
+    for name in ("runs.jsonl", "runs.csv"):
+        result = CliRunner().invoke(main, ["sweep", "export", str(local_store), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert lines == runs
+    with (tmp_path / "runs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == [r["id"] for r in runs]
+    assert [float(r["error"]) for r in rows] == [r["error"] for r in runs]
+    assert json.loads(rows[0]["spec"]) == runs[0]["spec"]
+
+
+def test_a_ray_sweep_holds_the_same_runs(local_store, tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error", configure_logging=False)
+    try:
+        args = ["--store", str(tmp_path / "ray.db"), "--cache", str(tmp_path / "cache")]
+        out = sweep(*SWEEP, *args, "--executor", "ray")
+    finally:
+        ray.shutdown()
+    assert out["counts"] == {"done": N}
+    local, remote = read_results(local_store), read_results(tmp_path / "ray.db")
+    assert [r["id"] for r in remote] == [r["id"] for r in local]
+    assert [r["status"] for r in remote] == [r["status"] for r in local]
+    # The same seed, one thread each, fp32 on CPU: training is deterministic, so the errors agree exactly.
+    assert [r["error"] for r in remote] == [r["error"] for r in local]
+    assert [r["onnx_error"] for r in remote] == [r["onnx_error"] for r in local]
+
+
+def _statuses(db_path) -> dict[str, tuple]:
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT id, status, attempts, finished_at FROM runs").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not created yet
+        return {}
+    return {run_id: rest for run_id, *rest in rows}
+
+
+def test_a_killed_sweep_resumes_without_retraining(tmp_path):
+    store = tmp_path / "sweep.db"
+    args = [*SWEEP, "--store", str(store), "--cache", str(tmp_path / "cache")]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "specgen", "sweep", *args]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not any(s[0] == "done" for s in _statuses(store).values()):
+            assert process.poll() is None and time.monotonic() < deadline, "the sweep ended unkilled"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    before = _statuses(store)
+    finished = {k: v for k, v in before.items() if v[0] == "done"}
+    assert len(before) == N and 1 <= len(finished) < N
+
+    out = sweep(*args)
+    assert out["counts"] == {"done": N}
+    after = _statuses(store)
+    assert {k: after[k] for k in finished} == finished  # not retrained: same attempt count and finish time
+    for run_id, (status, _, _) in before.items():
+        expected = {"done": 1, "running": 2, "pending": 1}[status]  # a run cut off mid-training is redone
+        assert after[run_id][1] == expected
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM runs").fetchone() == (N, N)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id) FROM epochs").fetchone() == (N, N)
+    db.close()

@@ -1,0 +1,132 @@
+"""The sweep store on its own (no training): idempotent inserts, claim and finish, read_results, settings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from specgen.cli import main
+from specgen.errors import SpecError
+from specgen.sweep.driver import parse_band
+from specgen.sweep.store import SAMPLE_FIELDS, Store, read_results
+
+
+def sample_line(i: int) -> dict:
+    return {
+        "id": f"{i:064x}",
+        "space": "anynetx_e",
+        "seed": 0,
+        "index": i,
+        "design": {"depths": [1, i + 1]},
+        "resolution": 16,
+        "flops": 1000 + i,
+        "params": 100 + i,
+        "acts": 10 + i,
+        "spec": {"kind": "anynet", "name": f"n{i}"},
+    }
+
+
+def result(status: str, error: float | None, epochs: int) -> dict:
+    rows = [
+        {"epoch": e + 1, "train_loss": 2.0 - e, "test_error": 0.5, "images_per_s": 9.0, "seconds": 1.0}
+        for e in range(epochs)
+    ]
+    return {"status": status, "error": error, "best_error": error, "onnx_error": error, "epochs": rows,
+            "device": "cpu", "seconds": 2.5, "message": "", "versions": {"torch": "x"}}  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.create(tmp_path / "sweep.db")
+    yield s
+    s.close()
+
+
+def test_samples_are_inserted_once(store):
+    assert store.add([sample_line(i) for i in range(3)]) == 3
+    assert store.add([sample_line(i) for i in range(4)]) == 1
+    assert [run_id for run_id, _ in store.todo()] == [f"{i:064x}" for i in range(4)]
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_finished_runs_leave_the_todo_list_and_keep_their_epochs(store, tmp_path):
+    store.add([sample_line(i) for i in range(3)])
+    a, b, c = (f"{i:064x}" for i in range(3))
+    store.claim(a)
+    store.finish(a, result("done", 0.25, 2))
+    store.claim(b)
+    store.finish(b, result("diverged", None, 1))
+    store.claim(c)  # cut off while running: still to do, and its attempt is counted
+    assert [run_id for run_id, _ in store.todo()] == [c]
+    assert store.counts() == {"done": 1, "diverged": 1, "running": 1}
+    rows = read_results(tmp_path / "sweep.db")
+    assert [r["id"] for r in rows] == [a, b]
+    keys = [*SAMPLE_FIELDS, "status", "error", "best_error", "epochs"]
+    assert list(rows[0])[: len(keys)] == keys
+    assert rows[0] | {"finished_at": None} == sample_line(0) | {
+        "status": "done",
+        "error": 0.25,
+        "best_error": 0.25,
+        "epochs": 2,
+        "onnx_error": 0.25,
+        "device": "cpu",
+        "attempts": 1,
+        "train_seconds": 2.5,
+        "finished_at": None,
+        "message": None,
+        "versions": {"torch": "x"},
+    }
+    assert rows[1]["status"] == "diverged" and rows[1]["error"] is None
+    store.claim(a)
+    store.finish(a, result("done", 0.2, 1))  # a redone run replaces its epochs, never duplicates them
+    epochs = store.db.execute("SELECT COUNT(*) FROM epochs WHERE run_id = ?", (a,)).fetchone()[0]
+    assert epochs == 1
+
+
+def test_a_store_refuses_a_sweep_with_other_settings(store):
+    store.bind({"space": "anynetx_e", "n": 4, "epochs": 1})
+    store.bind({"space": "anynetx_e", "n": 4, "epochs": 1})
+    with pytest.raises(SpecError, match=r"sweep.db: epochs: this store holds a sweep with epochs = 1, not 2"):
+        store.bind({"space": "anynetx_e", "n": 4, "epochs": 2})
+
+
+def test_foreign_and_missing_stores_are_one_line(tmp_path):
+    (tmp_path / "notes.db").write_text("not a database, just text " * 100)
+    with pytest.raises(SpecError, match=r"notes.db: \$: expected a specgen sweep store"):
+        read_results(tmp_path / "notes.db")
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    other.execute("INSERT INTO meta VALUES ('format', 'someone-else/2')")
+    other.commit()
+    other.close()
+    with pytest.raises(SpecError, match=r"other.db: format: expected specgen-sweep/1"):
+        read_results(tmp_path / "other.db")
+    result = CliRunner().invoke(main, ["sweep", "status", str(tmp_path / "missing.db")])
+    assert result.exit_code == 2 and result.stderr.strip().endswith("missing.db: $: file not found")
+
+
+def test_export_refuses_other_formats(store, tmp_path):
+    result = CliRunner().invoke(main, ["sweep", "export", str(store.path), "-o", str(tmp_path / "runs.xlsx")])
+    assert result.exit_code == 2
+    expected = f"{tmp_path / 'runs.xlsx'}: $: expected a file name ending in .jsonl or .csv"
+    assert result.stderr.strip() == expected
+
+
+def test_flops_bands_read_with_units():
+    assert parse_band("360M:400M", "--flops") == (360_000_000, 400_000_000)
+    assert parse_band("1e6:2.5e6", "--flops") == (1_000_000, 2_500_000)
+    assert parse_band("200k:600K", "--flops") == (200_000, 600_000)
+    for bad in ("400M", "2M:1M", "a:b", "1:2:3", "-1:5"):
+        with pytest.raises(SpecError, match="--flops"):
+            parse_band(bad, "--flops")
+
+
+def test_results_are_plain_json(store, tmp_path):
+    store.add([sample_line(0)])
+    store.claim(f"{0:064x}")
+    store.finish(f"{0:064x}", result("failed", None, 0))
+    (row,) = read_results(tmp_path / "sweep.db")
+    assert json.loads(json.dumps(row)) == row and row["status"] == "failed" and row["epochs"] == 0
