@@ -97,6 +97,23 @@ def emitter(method: str, net, module, x):
     return export
 
 
+def stages_of_ours(net, repeat: int = 5) -> dict:
+    """Median seconds of the text steps: rendering the template and parsing it."""
+    import onnx
+
+    from specgen.emit.onnx import render
+
+    renders, parses = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        text = render(net)
+        renders.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        onnx.parser.parse_model(text)
+        parses.append(time.perf_counter() - start)
+    return {"render_s": statistics.median(renders), "parse_s": statistics.median(parses), "chars": len(text)}
+
+
 def worker(method: str, repeat: int) -> dict:
     import torch
 
@@ -112,7 +129,9 @@ def worker(method: str, repeat: int) -> dict:
             start = time.perf_counter()
             emit()
             warm.append(time.perf_counter() - start)
+        split = stages_of_ours(net) if method == "ours" else {}
     return {
+        "split": split,
         "cold_s": cold,
         "warm_s": statistics.median(warm),
         "bytes": size,
@@ -150,6 +169,12 @@ def main() -> None:
                 f"ours vs {name}: {r['cold_s'] / ours['cold_s']:.1f}x faster cold, "
                 f"{r['warm_s'] / ours['warm_s']:.1f}x faster warm"
             )
+    split = ours["split"]
+    rest = ours["warm_s"] - split["render_s"] - split["parse_s"]
+    print(
+        f"ours, warm: render {split['render_s'] * 1e3:.1f} ms ({split['chars']:,} chars of text), "
+        f"parse {split['parse_s'] * 1e3:.1f} ms, weights and serialization {rest * 1e3:.1f} ms"
+    )
     print("peak memory: ru_maxrss of each method's own process (setup included); '+' is emission's share")
 
 

@@ -15,20 +15,30 @@ import pytest
 import torch
 from hypothesis import given, settings
 from pycls.models.anynet import AnyNet
+from pydantic import ValidationError
 
 from specgen import complexity
 from specgen.emit.load import load_network_class
-from specgen.emit.onnx import MIN_OPSET, build_onnx, onnx_bytes
+from specgen.emit.onnx import MIN_OPSET, build_onnx, onnx_bytes, render
 from specgen.emit.python import class_name, render_module
 from specgen.errors import SpecError
 from specgen.spec import NetworkSpec, Stage, se_width
 from specgen.specfile import load_spec
-from specgen.testing import network_specs
+from specgen.testing import names, network_specs
 from tests.conftest import ROOT, SPECS
 
 TOLERANCE = 1e-4
 ZOO = sorted(SPECS.glob("*.json"))
 ZOO_RESOLUTION = 32  # parameters do not depend on it; small keeps the big models cheap to run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These networks are tiny: one thread runs them fastest, and does not stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -263,6 +273,23 @@ def test_bad_opset_is_refused(opset):
     net = small_net()
     with pytest.raises(SpecError, match="expected an ONNX opset from 17"):
         build_onnx(net, numpy_weights(net), opset=opset)
+
+
+@settings(max_examples=50)
+@given(network_specs(), names)
+def test_text_holds_only_the_structure(net: NetworkSpec, name: str):
+    """The spec's name is set on the parsed proto, never rendered; so are no other strings of the spec."""
+    renamed = NetworkSpec.model_validate({**net.model_dump(), "name": name})
+    assert render(renamed) == render(net)
+    assert build_onnx(renamed, numpy_weights(net)).graph.name == name
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+@pytest.mark.parametrize("field", ["num_classes", "resolution", "stem_width"])
+def test_unvalidated_values_never_reach_the_text(field: str):
+    hostile = small_net().model_copy(update={field: "1] x) => (float[1] y) {\n  y = Identity(x)\n}\n#"})
+    with pytest.raises(ValidationError):
+        render(hostile)
 
 
 # -- deterministic bytes -----------------------------------------------------------------------------

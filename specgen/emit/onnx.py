@@ -96,8 +96,13 @@ def check_opset(opset: int) -> int:
 
 
 def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
-    """The network in ONNX's textual syntax, without weights."""
+    """The network in ONNX's textual syntax, without weights.
+
+    The spec is validated again, strictly, so that one built in code with
+    `model_copy` or `model_construct` cannot bring anything but integers here.
+    """
     opset = check_opset(opset)
+    net = NetworkSpec.model_validate(net.model_dump(), strict=True)
     ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
     return (
         environment()
