@@ -373,12 +373,23 @@ def test_unexpected_or_non_numeric_tensor_is_named():
 # -- the emitted module, run against its own graph ---------------------------------------------------
 
 
+def emitted_module(net: NetworkSpec, folder: Path) -> torch.nn.Module:
+    """The emitted .py, written to `folder` and imported from there as a user would, randomized."""
+    path = folder / f"{net.name}.py"
+    path.write_text(render_module(net), encoding="utf-8")
+    torch.manual_seed(0)
+    return randomized(load_network_class(path, class_name(net))())
+
+
 @settings(max_examples=25)
 @given(net=network_specs(resolutions=(16, 32)))
 def test_emitted_module_equals_its_graph(net: NetworkSpec, tmp_path_factory):
-    path = tmp_path_factory.mktemp("emitted") / f"{net.name}.py"
-    path.write_text(render_module(net))
-    torch.manual_seed(0)
-    module = randomized(load_network_class(path, class_name(net))())
-    model = build_onnx(net, module.state_dict())
-    assert_matches_torch(net, module, model)
+    module = emitted_module(net, tmp_path_factory.mktemp("emitted"))
+    assert_matches_torch(net, module, build_onnx(net, module.state_dict()))
+
+
+@pytest.mark.parametrize("name", ["regnetx_600mf", "regnety_800mf"])
+def test_emitted_zoo_module_equals_its_graph(name: str, tmp_path: Path):
+    net = at_resolution(load_spec(SPECS / f"{name}.json").resolve(), ZOO_RESOLUTION)
+    module = emitted_module(net, tmp_path)
+    assert_matches_torch(net, module, build_onnx(net, module.state_dict()))
