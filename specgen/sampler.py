@@ -71,7 +71,8 @@ def _ordered_uniform(support: np.ndarray, rng: np.random.Generator, n: int, s: i
     """Uniform non-decreasing sequences of s values (stars and bars) and which rows drew distinct bars."""
     bars = np.sort(rng.integers(0, len(support) + s - 1, (n, s)), axis=1)
     distinct = (np.diff(bars, axis=1) > 0).all(axis=1)
-    return support[np.minimum(bars - np.arange(s), len(support) - 1)], distinct
+    # Rows with repeated bars are refused; clipping only keeps their (unused) indices in range.
+    return support[np.clip(bars - np.arange(s), 0, len(support) - 1)], distinct
 
 
 def draw(

@@ -1,0 +1,387 @@
+"""The sampler: every sample satisfies its space, draws follow the declared laws, output is deterministic."""
+
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+from functools import cache
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from specgen import complexity
+from specgen.cli import main
+from specgen.errors import SpecError
+from specgen.regnet import (
+    COMPATIBILITY,
+    COMPATIBILITY_BATCH,
+    RegNetSpec,
+    block_widths,
+    block_widths_batch,
+    stages_from_blocks_batch,
+)
+from specgen.sampler import draw, sample
+from specgen.spaces import load_space
+from specgen.testing import regnet_specs, space_samples
+
+from .conftest import ROOT
+from .test_spaces import BUILTIN
+
+ANYNET = BUILTIN[:5]
+REGNET = BUILTIN[5:]
+
+
+@cache
+def _plain(name: str, n: int = 1500):
+    """A large sample without a band (cheap), shared by the rule tests."""
+    return sample(load_space(name), n, seed=1)
+
+
+def _could_be_quantized_linear(depths: list[int]) -> bool:
+    """A necessary condition of the RegNet rule with wm >= 1.5 (and no merged levels).
+
+    Block widths grow linearly while stage boundaries grow geometrically, so an interior
+    stage holds about wm times the blocks of the interior stage before it: with L_k blocks
+    of room, d_k <= L_k + 1 and d_{k+1} >= wm·L_k - 1, hence d_{k+1} >= 1.5·(d_k - 1) - 1.
+    """
+    interior = depths[1:-1]
+    return all(b >= 1.5 * (a - 1) - 1 for a, b in itertools.pairwise(interior))
+
+
+def _rules_of(s, space) -> dict[str, bool]:
+    """Which of the paper's rules hold in one sample."""
+    net = s.spec
+    if space.family == "regnet":
+        regnet = RegNetSpec(name="r", se_ratio=space.se_ratio, **s.design).resolve()
+        quantized_linear = regnet.model_dump(exclude={"name"}) == net.model_dump(exclude={"name"})
+    else:
+        quantized_linear = _could_be_quantized_linear(net.depths)
+    return {
+        "shared b": len(set(net.bottleneck_ratios)) == 1,
+        "shared g": len(set(net.group_widths)) == 1,
+        "non_decreasing widths": net.widths == sorted(net.widths),
+        "non_decreasing depths": net.depths == sorted(net.depths),
+        "quantized_linear": quantized_linear,
+    }
+
+
+def _declared(space) -> dict[str, bool]:
+    regnet = space.family == "regnet"
+    return {
+        "shared b": regnet or "bottleneck_ratio" in space.shared,
+        "shared g": "group_width" in space.shared,
+        "non_decreasing widths": regnet or "width" in space.non_decreasing,
+        "non_decreasing depths": "depth" in space.non_decreasing,
+        "quantized_linear": regnet,
+    }
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_declared_rules_hold_in_every_sample_and_others_are_broken_somewhere(name):
+    space = load_space(name)
+    samples = _plain(name)
+    declared = _declared(space)
+    held = {rule: all(_rules_of(s, space)[rule] for s in samples) for rule in declared}
+    for rule, is_declared in declared.items():
+        if is_declared:
+            assert held[rule], f"{name}: {rule} is declared but broken"
+        elif not (space.family == "regnet" and rule in ("shared g", "non_decreasing depths")):
+            # pycls rounding can give RegNet stages different group widths (RegNetX-8.0GF), and
+            # the rule's first stage may be deeper than the second: neither is a RegNet rule.
+            assert not held[rule], f"{name}: {rule} is not declared but holds in all {len(samples)} samples"
+
+
+@pytest.mark.parametrize("name", REGNET)
+def test_regnet_samples_are_their_parameters_resolved(name):
+    space = load_space(name)
+    for s in _plain(name)[:200]:
+        spec = RegNetSpec(name="r", se_ratio=space.se_ratio, **s.design)
+        assert spec.resolve().model_dump(exclude={"name"}) == s.spec.model_dump(exclude={"name"})
+        assert len(s.spec.stages) == 4
+
+
+def _check_sample(space, s, bands=()):
+    """Every constraint of the space, and the reported complexity, for one sample."""
+    net = s.spec
+    assert s.space == space.name and net.name == f"{space.name}-{s.id[:12]}"
+    assert s.id == net.content_hash()
+    cx = complexity.count(net)
+    assert (s.flops, s.params, s.acts) == (cx.flops, cx.params, cx.acts)
+    assert len(net.stages) == space.num_stages
+    design = s.design
+    if space.family == "anynet":
+        columns = {
+            "depth": design["depths"],
+            "width": design["widths"],
+            "bottleneck_ratio": design["bottleneck_ratios"],
+            "group_width": design["group_widths"],
+        }
+        assert columns == {
+            "depth": net.depths,
+            "width": net.widths,
+            "bottleneck_ratio": net.bottleneck_ratios,
+            "group_width": net.group_widths,
+        }
+        for p, values in columns.items():
+            assert set(values) <= set(space.support(p).tolist())
+            if p in space.shared:
+                assert len(set(values)) == 1
+            if p in space.non_decreasing:
+                assert values == sorted(values)
+    else:
+        for p, value in design.items():
+            assert value in space.support(p).tolist()
+    for stage in net.stages:  # divisible (NetworkSpec would refuse it otherwise, but say it)
+        assert stage.width % stage.bottleneck_ratio == 0 and stage.bottleneck_width % stage.group_width == 0
+    for name, (lo, hi) in bands:
+        assert lo <= getattr(cx, name) <= hi
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_strategy_samples_satisfy_their_space(name):
+    space = load_space(name)
+
+    @settings(max_examples=25)
+    @given(space_samples(space))
+    def run(s):
+        _check_sample(space, s)
+
+    run()
+
+
+def test_strategy_draws_from_a_user_space_with_a_band(tmp_path):
+    data = json.loads((ROOT / "specs" / "spaces" / "anynetx_c.json").read_text())
+    data["name"] = "mine"
+    data["constraints"].append({"name": "flops", "min": 100e6, "max": 200e6})
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    space = load_space(str(path))
+
+    @settings(max_examples=5)
+    @given(space_samples(space))
+    def run(s):
+        _check_sample(space, s, [("flops", (100e6, 200e6))])
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["anynetx_a", "anynetx_e", "regnetx", "regnetx_constrained"])
+def test_sampled_complexity_lies_in_the_band(name):
+    space = load_space(name)
+    samples = sample(space, 40, seed=3, flops=(360e6, 400e6), params=(None, 6e6))
+    assert len(samples) == 40
+    for s in samples:
+        _check_sample(space, s, [("flops", (360e6, 400e6)), ("params", (0, 6e6))])
+
+
+def test_bands_are_counted_at_the_resolution_asked_for():
+    space = load_space("anynetx_e")
+    for s in sample(space, 20, seed=0, flops=(100e6, 120e6), resolution=128):
+        assert s.resolution == 128 and s.spec.resolution == 128
+        assert 100e6 <= complexity.count(s.spec, 128).flops <= 120e6
+
+
+def test_same_seed_same_samples_and_a_prefix_for_fewer():
+    space = load_space("regnety")
+    a = [s.to_json() for s in sample(space, 30, seed=7, flops=(360e6, 400e6))]
+    b = [s.to_json() for s in sample(space, 30, seed=7, flops=(360e6, 400e6))]
+    c = [s.to_json() for s in sample(space, 10, seed=7, flops=(360e6, 400e6))]
+    d = [s.to_json() for s in sample(space, 10, seed=8, flops=(360e6, 400e6))]
+    assert a == b and a[:10] == c and c != d
+    assert list(a[0]) == [
+        "id",
+        "space",
+        "seed",
+        "index",
+        "design",
+        "resolution",
+        "flops",
+        "params",
+        "acts",
+        "spec",
+    ]
+    assert [s["index"] for s in a] == list(range(30))
+
+
+def test_unique_skips_networks_already_drawn(tmp_path):
+    data = json.loads((ROOT / "specs" / "spaces" / "anynetx_e.json").read_text())
+    data["name"] = "tiny"
+    data["parameters"]["depth"].update(max=2)
+    data["parameters"]["width"].update(min=8, max=16)
+    data["parameters"]["group_width"]["values"] = [1]
+    data["parameters"]["bottleneck_ratio"]["values"] = [1]
+    (tmp_path / "tiny.json").write_text(json.dumps(data))
+    space = load_space(str(tmp_path / "tiny.json"))
+    # Non-decreasing depths in {1, 2} and widths in {8, 16}: C(5, 4)^2 = 25 networks.
+    ids = [s.id for s in sample(space, 25, unique=True)]
+    assert len(set(ids)) == 25
+    with pytest.raises(SpecError, match="25 distinct of the 26 asked for"):
+        sample(space, 26, unique=True, max_draws=200_000)
+
+
+def test_an_empty_band_stops_with_the_acceptance_rate():
+    with pytest.raises(SpecError) as e:
+        sample(load_space("anynetx_a"), 5, flops=(1, 2), max_draws=100_000)
+    assert "acceptance rate 0.00e+00" in e.value.message
+    result = CliRunner().invoke(main, ["sample", "anynetx_d", "--n", "5", "--flops", "1G:1.000001G"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("anynetx_d: constraints: drew ")
+    assert "acceptance rate" in result.stderr and result.stderr.count("\n") == 1
+
+
+# --- draws follow the declared distributions -------------------------------------------------------
+
+
+def _chi_square(observed: Counter, support, probabilities) -> float:
+    counts = np.array([observed.get(v, 0) for v in support.tolist()])
+    assert counts.sum() == sum(observed.values()), "a draw fell outside the support"
+    return stats.chisquare(counts, probabilities * counts.sum()).pvalue
+
+
+def _log_uniform_masses(values: np.ndarray) -> np.ndarray:
+    """Mass of each value under exp(U(log lo, log hi)) snapped to the nearest value."""
+    cuts = np.concatenate([[values[0]], (values[1:] + values[:-1]) / 2, [values[-1]]])
+    return np.diff(np.log(cuts)) / math.log(values[-1] / values[0])
+
+
+def test_draws_follow_the_declared_distributions():
+    space = load_space("regnetx_constrained")
+    designs, _ = draw(space, np.random.default_rng(0), 60_000)
+    v = designs.values
+    depth = space.support("depth")
+    assert _chi_square(Counter(v["depth"].tolist()), depth, np.full(len(depth), 1 / len(depth))) > 1e-3
+    w0 = space.support("w0")
+    assert _chi_square(Counter(v["w0"].tolist()), w0, _log_uniform_masses(w0.astype(float))) > 1e-3
+    g = space.support("group_width")
+    assert g.tolist() == [8, 16, 32, 64, 128]
+    assert _chi_square(Counter(v["group_width"].tolist()), g, np.full(5, 0.2)) > 1e-3
+    # wm: log-uniform over 1,001 values; compare deciles of log(wm) with a uniform law.
+    u = (np.log(v["wm"]) - math.log(2)) / (math.log(3) - math.log(2))
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    # A log-uniform law is not a uniform one: the test can tell them apart.
+    assert stats.kstest((v["wm"] - 2) / 1, "uniform").pvalue < 1e-6
+
+
+def test_non_decreasing_draws_are_uniform_over_ordered_sequences():
+    """AnyNetX_E's depths: every non-decreasing sequence equally likely, as i.i.d. draws kept when ordered.
+
+    All four equal has probability 16 / C(19, 4) = 16/3876 under that law (sorting i.i.d.
+    draws would give 16/65536 instead).
+    """
+    samples = _plain("anynetx_e")
+    equal = sum(len(set(s.design["depths"])) == 1 for s in samples)
+    expected = len(samples) * 16 / math.comb(19, 4)
+    assert abs(equal - expected) < 4 * math.sqrt(expected)
+
+
+def test_anynet_a_depths_are_uniform_and_stages_buildable_without_bias():
+    """Depth is untouched by divisibility, so its law stays uniform; widths of 8 are rarer (fewer b, g)."""
+    samples = _plain("anynetx_a")
+    depths = Counter(d for s in samples for d in s.design["depths"])
+    assert _chi_square(depths, np.arange(1, 17), np.full(16, 1 / 16)) > 1e-3
+    # Under "keep the buildable draws", a stage of width w has weight #(b, g) buildable with w.
+    pairs = {
+        w: sum(w % (b * g) == 0 for b in (1, 2, 4) for g in (1, 2, 4, 8, 16, 32)) for w in range(8, 1025, 8)
+    }
+    total = sum(pairs.values())
+    low = sum(1 for s in samples for w in s.design["widths"] if w <= 64)
+    expected = 4 * len(samples) * sum(pairs[w] for w in range(8, 65, 8)) / total
+    assert abs(low - expected) < 4 * math.sqrt(expected)
+
+
+# --- the vectorized quantized linear rule agrees with the scalar one -------------------------------
+
+
+@settings(max_examples=150)
+@given(regnet_specs(max_depth=40), st.sampled_from([1.0, 2.0, 4.0, 0.5]))
+def test_vectorized_regnet_rule_agrees_with_the_scalar_rule(spec, b):
+    widths, mask = block_widths_batch([spec.depth], [spec.w0], [spec.wa], [spec.wm], spec.q)
+    assert widths[0][mask[0]].tolist() == block_widths(spec.depth, spec.w0, spec.wa, spec.wm, spec.q).tolist()
+    stage_widths, depths, count = stages_from_blocks_batch(widths, mask, 8)
+    expected_widths, expected_depths = spec.stage_widths_and_depths()
+    assert count[0] == len(expected_widths)
+    assert stage_widths[0][: count[0]].tolist() == expected_widths
+    assert depths[0][: count[0]].tolist() == expected_depths
+    for rounding in ("pycls", "torchvision"):
+        w, g = COMPATIBILITY_BATCH[rounding](
+            np.array(expected_widths),
+            np.full(len(expected_widths), b),
+            np.full(len(expected_widths), spec.group_width),
+        )
+        scalar = [COMPATIBILITY[rounding](x, b, spec.group_width) for x in expected_widths]
+        assert list(zip(w.tolist(), g.tolist(), strict=True)) == scalar
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_sample_command_writes_the_same_bytes_for_a_seed(tmp_path):
+    out = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for i, path in enumerate(out):
+        env = {**os.environ, "PYTHONHASHSEED": str(i + 1)}
+        cmd = [sys.executable, "-m", "specgen", "sample", "anynetx_e", "--n", "50", "--flops", "360M:400M"]
+        subprocess.run([*cmd, "--seed", "0", "-o", str(path)], check=True, env=env, capture_output=True)
+    assert out[0].read_bytes() == out[1].read_bytes()
+    lines = out[0].read_text().splitlines()
+    assert len(lines) == 50
+    first = json.loads(lines[0])
+    assert first["space"] == "anynetx_e" and 360e6 <= first["flops"] <= 400e6
+    assert first["spec"]["kind"] == "anynet" and first["spec"]["name"] == f"anynetx_e-{first['id'][:12]}"
+
+
+def test_a_space_file_samples_like_its_builtin_name(tmp_path):
+    copy = tmp_path / "my_space.json"
+    copy.write_text((ROOT / "specs" / "spaces" / "regnetx.json").read_text())
+    runner = CliRunner()
+    by_name = runner.invoke(main, ["sample", "regnetx", "--n", "20", "--flops", "360M:400M"])
+    by_file = runner.invoke(main, ["sample", str(copy), "--n", "20", "--flops", "360M:400M"])
+    assert by_name.exit_code == by_file.exit_code == 0
+    assert by_name.stdout == by_file.stdout and by_name.stdout.count("\n") == 20
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("--flops", "360M-400M", "--flops: $: expected LO:HI with optional K, M or G suffixes"),
+        ("--params", "5M:1M", "--params: $: expected LO <= HI, got '5M:1M'"),
+        ("--acts", "lots:", "--acts: $: expected LO:HI with optional K, M or G suffixes"),
+    ],
+)
+def test_bad_bands_are_one_line(option, text, message):
+    result = CliRunner().invoke(main, ["sample", "anynetx_e", option, text])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_band_suffixes_and_open_ends():
+    from specgen.constraints import parse_band
+
+    assert (parse_band("360M:400M", "flops").min, parse_band("360M:400M", "flops").max) == (360e6, 400e6)
+    assert (parse_band("1.5g:", "flops").min, parse_band("1.5g:", "flops").max) == (1.5e9, None)
+    assert (parse_band(":20K", "params").min, parse_band(":20K", "params").max) == (None, 20e3)
+
+
+def test_sample_and_spaces_never_import_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from specgen.cli import main\n"
+        "for args in (['sample', 'anynetx_e', '--n', '3', '-o', sys.argv[1]], ['spaces', 'anynetx_b']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code in (0, None), e.code\n"
+        "assert 'torch' not in sys.modules and 'onnx' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "s.jsonl")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "s.jsonl").read_text().count("\n") == 3
