@@ -1,0 +1,258 @@
+"""Space sizes: the paper's nominal figures, exact counts against enumeration, the share in a band."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from specgen import complexity
+from specgen.cli import main
+from specgen.regnet import block_widths_batch, stages_from_blocks_batch
+from specgen.sizes import (
+    band_fraction,
+    degrees_of_freedom,
+    exact_size,
+    nominal_size,
+    regnet_configurations,
+)
+from specgen.spaces import Band, load_space, validate_space
+
+from .conftest import ROOT
+
+SPACES = ROOT / "specs" / "spaces"
+
+
+def test_nominal_sizes_are_the_papers():
+    a, b, c, d, e = (nominal_size(load_space(f"anynetx_{x}")) for x in "abcde")
+    assert a == (16 * 128 * 3 * 6) ** 4  # ≈ 1.8·10^18
+    assert b == (16 * 128 * 6) ** 4 * 3  # ≈ 6.8·10^16
+    assert c == (16 * 128) ** 4 * 3 * 6  # ≈ 3.2·10^14
+    assert d == c / math.factorial(4)  # ≈ 1.3·10^13
+    assert e == c / math.factorial(4) ** 2  # ≈ 5.5·10^11
+    assert nominal_size(load_space("regnetx")) == 64**4 * 6 * 3  # ≈ 3.0·10^8
+    assert [round(x / 10 ** math.floor(math.log10(x)), 1) for x in (a, b, c, d, e)] == [
+        1.8,
+        6.8,
+        3.2,
+        1.3,
+        5.5,
+    ]
+
+
+def test_degrees_of_freedom():
+    dof = {n: degrees_of_freedom(load_space(n)) for n in ("anynetx_a", "anynetx_b", "anynetx_c", "regnetx")}
+    assert dof == {"anynetx_a": 16, "anynetx_b": 13, "anynetx_c": 10, "regnetx": 6}
+    assert degrees_of_freedom(load_space("regnetx_constrained")) == 5  # b = 1 is fixed
+
+
+def _buildable_widths(b: int, g: int) -> int:
+    """Widths (multiples of 8 up to 1024) whose stage is buildable with b and g: b·g divides w."""
+    return sum(w % (b * g) == 0 for w in range(8, 1025, 8))
+
+
+def test_exact_sizes_of_the_full_anynet_spaces_by_closed_forms():
+    """Exact counts equal the closed forms: the paper's products with buildable stages only,
+    and binomial coefficients where it divides by 4! (C(m + 3, 4) non-decreasing sequences)."""
+    bs, gs = (1, 2, 4), (1, 2, 4, 8, 16, 32)
+    m = {(b, g): _buildable_widths(b, g) for b in bs for g in gs}
+    per_stage = 16 * sum(m.values())
+    assert exact_size(load_space("anynetx_a")) == per_stage**4
+    assert exact_size(load_space("anynetx_b")) == sum((16 * sum(m[b, g] for g in gs)) ** 4 for b in bs)
+    assert exact_size(load_space("anynetx_c")) == sum((16 * m[k]) ** 4 for k in m)
+    assert exact_size(load_space("anynetx_d")) == sum(16**4 * math.comb(m[k] + 3, 4) for k in m)
+    assert exact_size(load_space("anynetx_e")) == sum(math.comb(19, 4) * math.comb(m[k] + 3, 4) for k in m)
+    # The nominal figures ignore buildability and approximate the orderings by 1/4!.
+    exact_e, nominal_e = exact_size(load_space("anynetx_e")), nominal_size(load_space("anynetx_e"))
+    assert 0.5 < exact_e / nominal_e < 1
+
+
+def _reduced(name: str, **domains) -> object:
+    data = json.loads((SPACES / f"{name}.json").read_text())
+    data["name"] = f"{name}_reduced"
+    for p, domain in domains.items():
+        data["parameters"][p] = domain
+    return data
+
+
+def _brute_anynet(space) -> int:
+    """Enumerate every configuration and keep those the rules (restated here) allow."""
+    s = space.num_stages
+    per_stage = list(
+        itertools.product(
+            *(space.support(p).tolist() for p in ("depth", "width", "bottleneck_ratio", "group_width"))
+        )
+    )
+    kept = 0
+    for stages in itertools.product(per_stage, repeat=s):
+        d, w, b, g = (list(x) for x in zip(*stages, strict=True))
+        if any(wi % (bi * gi) for wi, bi, gi in zip(w, b, g, strict=True)):
+            continue
+        cols = {"depth": d, "width": w, "bottleneck_ratio": b, "group_width": g}
+        if any(len(set(cols[p])) > 1 for p in space.shared):
+            continue
+        if any(cols[p] != sorted(cols[p]) for p in space.non_decreasing):
+            continue
+        kept += 1
+    return kept
+
+
+@pytest.mark.parametrize("name", ["anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e"])
+def test_exact_anynet_sizes_match_enumeration_of_reduced_spaces(name):
+    data = _reduced(
+        name,
+        depth={"type": "int", "min": 1, "max": 2},
+        width={"type": "int", "min": 8, "max": 24, "step": 8},
+        bottleneck_ratio={"type": "choice", "values": [1, 2, 4]},
+        group_width={"type": "choice", "values": [1, 4, 8]},
+    )
+    data["constraints"][0]["value"] = 3
+    space = validate_space(data, "reduced.json")
+    assert exact_size(space) == _brute_anynet(space) > 0
+
+
+@settings(max_examples=25)
+@given(
+    shared=st.sets(st.sampled_from(["depth", "width", "bottleneck_ratio", "group_width"]), max_size=2),
+    ordered=st.sets(st.sampled_from(["depth", "width", "bottleneck_ratio", "group_width"]), max_size=3),
+    stages=st.integers(1, 3),
+    widths=st.integers(1, 4),
+)
+def test_exact_sizes_of_random_small_anynet_spaces_match_enumeration(shared, ordered, stages, widths):
+    ordered = ordered - shared
+    data = _reduced(
+        "anynetx_a",
+        depth={"type": "int", "min": 1, "max": 2},
+        width={"type": "int", "min": 8, "max": 8 * widths, "step": 8},
+        bottleneck_ratio={"type": "choice", "values": [1, 2]},
+        group_width={"type": "choice", "values": [1, 4, 16]},
+    )
+    data["constraints"][0]["value"] = stages
+    if shared:
+        data["constraints"].append({"name": "shared", "parameters": sorted(shared)})
+    if ordered:
+        data["constraints"].append({"name": "non_decreasing", "parameters": sorted(ordered)})
+    space = validate_space(data, "random.json")
+    assert exact_size(space) == _brute_anynet(space)
+
+
+def _brute_regnet(depths, w0s, was, wms, q, num_stages) -> int:
+    grid = [g.ravel() for g in np.meshgrid(depths, w0s, was, wms, indexing="ij")]
+    widths, mask = block_widths_batch(*grid, q)
+    return int((stages_from_blocks_batch(widths, mask, 8)[2] == num_stages).sum())
+
+
+@pytest.mark.parametrize("num_stages", [2, 3, 4])
+def test_exact_regnet_counts_match_enumeration_including_ties_and_merged_levels(num_stages):
+    """wm = 2.25 puts breakpoints (wm^(k-1/2) - 1)/j exactly on the wa grid (e.g. w0 = 80, wa = 8,
+    j = 5); wm < 2 with w0 = 8 merges levels whose snapped widths coincide (8·1.5 and 8·1.5^2 -> 16)."""
+    depths = np.arange(1, 16)
+    w0s = np.array([8, 16, 24, 40, 80])
+    was = np.arange(10, 400) / 10
+    wms = np.array([1.5, 1.55, 1.618, 1.7, 2.0, 2.25, 2.5, 2.718, 3.0])
+    expected = _brute_regnet(depths, w0s, was, wms, 8, num_stages)
+    assert regnet_configurations(depths, w0s, was, wms, 8, num_stages) == expected > 0
+
+
+@settings(max_examples=15)
+@given(
+    d_max=st.integers(4, 20),
+    w0_max=st.integers(1, 6),
+    wa_step=st.sampled_from([0.1, 0.5, 1.0]),
+    wm_low=st.integers(1500, 2900),
+    q=st.sampled_from([8, 16]),
+)
+def test_exact_regnet_counts_of_random_grids_match_enumeration(d_max, w0_max, wa_step, wm_low, q):
+    depths = np.arange(1, d_max + 1)
+    w0s = np.arange(1, w0_max + 1) * q
+    was = np.round(np.arange(8, 9 + 60 * wa_step, wa_step), 1)
+    wms = np.arange(wm_low, min(3001, wm_low + 100), 7) / 1000
+    for s in (3, 4):
+        assert regnet_configurations(depths, w0s, was, wms, q, s) == _brute_regnet(
+            depths, w0s, was, wms, q, s
+        )
+
+
+def test_exact_regnet_space_size_multiplies_the_free_group_widths_and_ratios():
+    data = _reduced(
+        "regnetx",
+        depth={"type": "int", "min": 4, "max": 12},
+        w0={"type": "int", "min": 8, "max": 64, "step": 8},
+        wa={"type": "float", "min": 8, "max": 40, "quantum": 0.5},
+        wm={"type": "float", "min": 1.5, "max": 3.0, "quantum": 0.05},
+    )
+    space = validate_space(data, "reduced.json")
+    grid = [space.support(p) for p in ("depth", "w0", "wa", "wm")]
+    assert exact_size(space) == 6 * 3 * _brute_regnet(*grid, 8, 4)
+
+
+def test_band_fraction_contains_the_enumerated_share():
+    data = _reduced(
+        "anynetx_c",
+        depth={"type": "int", "min": 1, "max": 3},
+        width={"type": "int", "min": 8, "max": 64, "step": 8},
+        bottleneck_ratio={"type": "choice", "values": [1, 2]},
+        group_width={"type": "choice", "values": [1, 8]},
+    )
+    data["constraints"][0]["value"] = 2
+    space = validate_space(data, "reduced.json")
+    band = Band(name="flops", min=20e6, max=60e6)
+    inside = total = 0
+    for b, g in itertools.product((1, 2), (1, 8)):
+        for stages in itertools.product(range(1, 4), range(8, 65, 8), range(1, 4), range(8, 65, 8)):
+            d1, w1, d2, w2 = stages
+            if w1 % (b * g) or w2 % (b * g):
+                continue
+            total += 1
+            cx = complexity.count_batch([[d1, d2]], [[w1, w2]], g, float(b))
+            inside += 20e6 <= cx.flops[0] <= 60e6
+    assert total == exact_size(space)
+    # A 95% interval covers the truth for about 19 seeds in 20 (17 or more of 20: probability ≈ 0.98).
+    shares = [band_fraction(space, [band], draws=10_000, seed=seed) for seed in range(20)]
+    assert sum(s.low <= inside / total <= s.high for s in shares) >= 17
+    assert all(s.high - s.low < 0.03 for s in shares)
+
+
+def test_spaces_command_lists_every_builtin_space():
+    result = CliRunner().invoke(main, ["spaces", "--json"])
+    assert result.exit_code == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert [s["name"] for s in listing] == [
+        "anynetx_a",
+        "anynetx_b",
+        "anynetx_c",
+        "anynetx_d",
+        "anynetx_e",
+        "regnetx",
+        "regnety",
+        "regnetx_constrained",
+    ]
+    a = listing[0]
+    assert a["degrees_of_freedom"] == 16 and a["nominal_size"] == (16 * 128 * 3 * 6) ** 4
+    assert isinstance(a["exact_size"], int) and a["parameters"]["width"]["values"] == 128
+    text = CliRunner().invoke(main, ["spaces", "anynetx_e", "--flops", "360M:400M"]).stdout
+    header, _, row = text.splitlines()
+    assert header.split() == [
+        "space",
+        "family",
+        "dof",
+        "nominal",
+        "size",
+        "exact",
+        "size",
+        "in",
+        "band",
+        "95%",
+        "CI",
+    ]
+    assert row.split()[:5] == [
+        "anynetx_e",
+        "anynet",
+        "10",
+        "5.5e11",
+        f"{exact_size(load_space('anynetx_e')):,}",
+    ]
