@@ -311,19 +311,21 @@ def sweep_run(
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
     job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=str(Path(cache).resolve()))
     plan = Sweep(space, n, job, parse_band(flops, "--flops") if flops else None)
-    if executor == "ray":
-        from specgen.sweep.ray_executor import RayExecutor
 
-        runner = RayExecutor(job, address, gpus_per_run, workers)
-    elif workers and workers > 1:
-        from specgen.sweep.executors import ProcessPool
+    def make_executor():
+        if executor == "ray":
+            from specgen.sweep.ray_executor import RayExecutor
 
-        runner = ProcessPool(job, workers)
-    else:
+            return RayExecutor(job, address, gpus_per_run, workers)
+        if workers and workers > 1:
+            from specgen.sweep.executors import ProcessPool
+
+            return ProcessPool(job, workers)
         from specgen.sweep.executors import InProcess
 
-        runner = InProcess(job)
-    counts = run_sweep(plan, store, runner)
+        return InProcess(job)
+
+    counts = run_sweep(plan, store, make_executor)
     click.echo(json.dumps({"store": store, "counts": counts}))
 
 

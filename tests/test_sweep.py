@@ -158,3 +158,31 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM runs").fetchone() == (N, N)
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id) FROM epochs").fetchone() == (N, N)
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("--data", "cifar10:nowhere"), "nowhere: $: expected the CIFAR-10 python folder"),
+        (("anynetx_e", "anynetx_z"), "anynetx_z: $: "),
+        (("200K:600K", "600K:200K"), "--flops: $: expected LO <= HI, got '600K:200K'"),
+    ],
+)
+def test_bad_input_fails_before_the_store_is_made(change, expected, tmp_path):
+    old, new = change
+    args = [*SWEEP, old, new] if old.startswith("--") else [new if a == old else a for a in SWEEP]
+    result = CliRunner().invoke(main, ["sweep", *args, "--store", str(tmp_path / "sweep.db")])
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "sweep.db").exists()
+
+
+def test_a_network_that_fails_to_train_is_recorded_not_raised(tmp_path):
+    from specgen.sweep.worker import Job, train_task
+    from specgen.train.schedule import Schedule
+
+    job = Job("synthetic:32", 16, Schedule(epochs=1, batch_size=16), device="cpu", cache_dir=str(tmp_path))
+    failed = train_task(job, {"kind": "anynet", "name": "broken", "stages": []})
+    assert failed["status"] == "failed" and "ValidationError" in failed["message"]
+    invalid = train_task(Job("cifar10:nowhere", 16), {"kind": "anynet"})
+    assert invalid == {"status": "invalid", "spec_error": ["nowhere", "$", invalid["spec_error"][2]]}

@@ -104,7 +104,7 @@ def _no_val(root):
         p.unlink()
     for p in sorted((root / "val").iterdir()):
         p.rmdir()
-    return f"folder:{root}", "val: $: expected one sub-folder of images per class"
+    return f"folder:{root}", "val: $: expected a folder with one sub-folder of images per class"
 
 
 def _unknown_val_class(root):

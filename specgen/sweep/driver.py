@@ -12,6 +12,7 @@ import math
 import re
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from specgen.errors import ROOT, SpecError
 from specgen.sweep.store import Store
@@ -66,34 +67,41 @@ class Sweep:
         return [s.to_json() for s in drawn]
 
 
-def run_sweep(sweep: Sweep, store_path, executor, progress: bool = True) -> dict[str, int]:
-    """Train what the store does not hold yet; returns the store's counts by status."""
+def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) -> dict[str, int]:
+    """Train what the store does not hold yet; returns the store's counts by status.
+
+    Bad input (data path, space, band, settings that differ from the store's) fails
+    before the store is created or changed and before `make_executor` starts workers.
+    """
     from tqdm import tqdm
 
+    from specgen.train.data import check_source
+
+    check_source(sweep.job.data)
+    samples = None if Path(store_path).exists() else sweep.samples()
     store = Store.create(store_path)
     try:
         store.bind(sweep.settings())
         if not store.counts():
-            store.add(sweep.samples())
+            store.add(samples or sweep.samples())
         todo = store.todo()
         total = sum(store.counts().values())
-        bar = tqdm(
-            total=total,
-            initial=total - len(todo),
-            desc="sweep",
-            unit="run",
-            file=sys.stderr,
-            disable=not progress,
-        )
-        queue = iter(todo)
+        executor = make_executor()
+    except BaseException:
+        store.close()
+        raise
+    done = total - len(todo)
+    bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=sys.stderr, disable=not progress)
+    queue = iter(todo)
 
-        def start_next() -> bool:
-            item = next(queue, None)
-            if item is not None:
-                store.claim(item[0])
-                executor.submit(*item)
-            return item is not None
+    def start_next() -> bool:
+        item = next(queue, None)
+        if item is not None:
+            store.claim(item[0])
+            executor.submit(*item)
+        return item is not None
 
+    try:
         in_flight = 0
         while in_flight < executor.slots and start_next():
             in_flight += 1

@@ -27,6 +27,7 @@ DIGITS_TEST = 360  # of 1,797 images: a fixed 20% test split
 SYNTHETIC_CLASSES = 10
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = "test_batch"
+FOLDER_LAYOUT = "expected a folder with one sub-folder of images per class"
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,34 @@ class Dataset:
 
 def load_data(source: str, resolution: int) -> Dataset:
     """The dataset a `--data` value names, resized to `resolution` pixels square."""
-    kind, _, arg = source.partition(":")
-    if kind == "digits" and not arg:
+    kind, arg = _parse(source)
+    if kind == "digits":
         return _digits(resolution)
-    if kind == "synthetic" and arg:
+    if kind == "synthetic":
         return _synthetic(_count(arg), resolution)
-    if kind == "cifar10" and arg:
+    if kind == "cifar10":
         return _cifar10(Path(arg), resolution)
-    if kind == "folder" and arg:
-        return _folder(Path(arg), resolution)
+    return _folder(Path(arg), resolution)
+
+
+def check_source(source: str) -> None:
+    """load_data's cheap checks (the form of the value, its files are there) without loading anything.
+
+    A sweep's driver runs them before it touches the store; its workers load the data.
+    """
+    kind, arg = _parse(source)
+    if kind == "synthetic":
+        _count(arg)
+    elif kind == "cifar10":
+        _cifar_files(Path(arg))
+    elif kind == "folder":
+        _folder_classes(Path(arg))
+
+
+def _parse(source: str) -> tuple[str, str]:
+    kind, _, arg = source.partition(":")
+    if (kind == "digits" and not arg) or (kind in ("synthetic", "cifar10", "folder") and arg):
+        return kind, arg
     raise SpecError(OPTION, ROOT, f"expected {SOURCES}, got {source!r}")
 
 
@@ -150,8 +170,6 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with path.open("rb") as f:
             batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except FileNotFoundError:
-        raise SpecError(str(path), ROOT, "file not found") from None
     except OSError as e:
         raise SpecError(str(path), ROOT, f"cannot read: {e.strerror}") from None
     except Exception:
@@ -173,11 +191,20 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def _cifar10(root: Path, resolution: int) -> Dataset:
-    """The python-pickle CIFAR-10 folder: data_batch_1..5 for training, test_batch for test."""
+def _cifar_files(root: Path) -> list[Path]:
+    """data_batch_1..5 and test_batch, which must all be there."""
     if not root.is_dir():
         raise SpecError(str(root), ROOT, "expected the CIFAR-10 python folder (data_batch_1..5, test_batch)")
-    parts = [_cifar_batch(root / name) for name in (*CIFAR_TRAIN, CIFAR_TEST)]
+    files = [root / name for name in (*CIFAR_TRAIN, CIFAR_TEST)]
+    for path in files:
+        if not path.is_file():
+            raise SpecError(str(path), ROOT, "file not found")
+    return files
+
+
+def _cifar10(root: Path, resolution: int) -> Dataset:
+    """The python-pickle CIFAR-10 folder: data_batch_1..5 for training, test_batch for test."""
+    parts = [_cifar_batch(path) for path in _cifar_files(root)]
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     test = np.arange(len(x)) >= len(x) - len(parts[-1][0])
@@ -215,26 +242,30 @@ def _read_image(path: Path, resolution: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
 
 
+def _folder_classes(root: Path) -> list[str]:
+    """The class names: train/'s sub-folders, sorted; val/ may lack some but has no others."""
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            raise SpecError(str(root / split), ROOT, FOLDER_LAYOUT)
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    if not classes:
+        raise SpecError(str(root / "train"), ROOT, FOLDER_LAYOUT)
+    unknown = sorted(p.name for p in (root / "val").iterdir() if p.is_dir() and p.name not in classes)
+    if unknown:
+        raise SpecError(str(root / "val" / unknown[0]), ROOT, "expected a class that train/ also has")
+    return classes
+
+
 def _folder(root: Path, resolution: int) -> Dataset:
     """The ImageNet layout: train/CLASS/*.png and val/CLASS/*.png, classes in sorted order."""
     try:
         import PIL  # noqa: F401
     except ImportError:
         raise SpecError(OPTION, "folder", "needs Pillow: pip install 'specgen[train]'") from None
-    for split in ("train", "val"):
-        if not (root / split).is_dir():
-            raise SpecError(
-                str(root / split), ROOT, "expected a folder with one sub-folder of images per class"
-            )
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-    if not classes:
-        raise SpecError(str(root / "train"), ROOT, "expected one sub-folder of images per class")
-    unknown = sorted(p.name for p in (root / "val").iterdir() if p.is_dir() and p.name not in classes)
-    if unknown:
-        raise SpecError(str(root / "val" / unknown[0]), ROOT, "expected a class that train/ also has")
+    classes = _folder_classes(root)
     train, val = _images(root / "train", classes), _images(root / "val", classes)
     if not val:
-        raise SpecError(str(root / "val"), ROOT, "expected one sub-folder of images per class")
+        raise SpecError(str(root / "val"), ROOT, FOLDER_LAYOUT)
     files = train + val
     x = torch.from_numpy(np.stack([_read_image(p, resolution) for p, _ in files]))
     y = [label for _, label in files]
