@@ -29,6 +29,8 @@ NET = NetworkSpec(
     resolution=32,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> torch.nn.Module:

@@ -1,0 +1,141 @@
+"""torchvision, timm and pycls weights, renamed to our layout, load into the emitted file and agree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import timm
+import torch
+import torchvision.models as tvm
+from pycls.models.anynet import AnyNet
+
+from specgen.emit.load import load_network_class
+from specgen.emit.python import class_name, render_module
+from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
+from specgen.errors import SpecError
+from specgen.regnet import RegNetSpec
+from specgen.spec import NetworkSpec
+
+from .conftest import SPECS
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _net(slug: str, rounding: str = "pycls") -> NetworkSpec:
+    data = json.loads((SPECS / f"{slug}.json").read_text())
+    return RegNetSpec.model_validate({**data, "rounding": rounding}).resolve()
+
+
+def _emitted(net: NetworkSpec, tmp_path) -> torch.nn.Module:
+    path = tmp_path / f"{net.name}.py"
+    path.write_text(render_module(net))
+    return load_network_class(path, class_name(net))().eval()
+
+
+def _randomized_bn(model: torch.nn.Module) -> torch.nn.Module:
+    """BN stats and affine random, so eval outputs depend on every tensor that is renamed."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) - 0.5)
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    return model.eval()
+
+
+def _agree(ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("slug", "builder"),
+    [
+        ("regnetx_400mf", "regnet_x_400mf"),
+        ("regnety_400mf", "regnet_y_400mf"),
+        ("regnety_800mf", "regnet_y_800mf"),
+    ],
+)
+def test_torchvision_weights(slug, builder, tmp_path):
+    """`rounding: torchvision` specs; regnet_x_400mf and regnet_y_800mf differ from pycls's widths."""
+    torch.manual_seed(0)
+    theirs = _randomized_bn(getattr(tvm, builder)(weights=None))
+    assert layout(theirs.state_dict()) == "torchvision"
+    net = _net(slug, "torchvision")
+    ours = _emitted(net, tmp_path)
+    ours.load_state_dict(to_pycls_layout(theirs.state_dict(), net), strict=True)
+    _agree(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("slug", "builder"), [("regnetx_400mf", "regnetx_004"), ("regnety_400mf", "regnety_004")]
+)
+def test_timm_weights(slug, builder, tmp_path):
+    torch.manual_seed(0)
+    theirs = _randomized_bn(timm.create_model(builder, pretrained=False))
+    assert layout(theirs.state_dict()) == "timm"
+    net = _net(slug)
+    ours = _emitted(net, tmp_path)
+    ours.load_state_dict(to_pycls_layout(theirs.state_dict(), net), strict=True)
+    _agree(ours, theirs)
+
+
+def test_pycls_checkpoint_loads_as_it_is(tmp_path):
+    """pycls's `model_state` needs no renaming: it loads with load_state_dict directly, and back."""
+    net = _net("regnety_200mf")
+    theirs = _randomized_bn(
+        AnyNet(
+            stem_type="simple_stem_in",
+            stem_w=net.stem_width,
+            block_type="res_bottleneck_block",
+            ds=net.depths,
+            ws=net.widths,
+            ss=[s.stride for s in net.stages],
+            bms=[1 / b for b in net.bottleneck_ratios],
+            gws=net.group_widths,
+            se_r=net.se_ratio,
+            nc=net.num_classes,
+        )
+    )
+    checkpoint = {"epoch": 100, "model_state": theirs.state_dict(), "optimizer_state": {}}
+    torch.save(checkpoint, tmp_path / "model.pyth")
+    ours = _emitted(net, tmp_path)
+    ours.load_state_dict(load_checkpoint(str(tmp_path / "model.pyth"))["model_state"], strict=True)
+    _agree(ours, theirs)
+    assert to_pycls_layout(checkpoint, net).keys() == theirs.state_dict().keys()
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+
+
+def test_a_checkpoint_for_another_network_is_refused_by_name_and_shape():
+    state = tvm.regnet_x_400mf(weights=None).state_dict()  # torchvision's widths, not pycls's
+    with pytest.raises(SpecError) as e:
+        to_pycls_layout(state, _net("regnetx_400mf"), "tv.pt")
+    assert str(e.value) == "tv.pt: s4.b1.proj.weight: expected shape [384, 160, 1, 1], got [400, 160, 1, 1]"
+    with pytest.raises(SpecError) as e:
+        to_pycls_layout(
+            {**state, "extra.weight": torch.zeros(1)}, _net("regnetx_400mf", "torchvision"), "tv.pt"
+        )
+    assert (
+        str(e.value) == "tv.pt: extra.weight: unexpected tensor: network regnetx_400mf has no such parameter"
+    )
+    del state["fc.bias"]
+    with pytest.raises(SpecError) as e:
+        to_pycls_layout(state, _net("regnetx_400mf", "torchvision"), "tv.pt")
+    assert str(e.value) == "tv.pt: head.fc.bias: required tensor of shape [1000] is missing"
+
+
+def test_files_that_are_not_checkpoints_are_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(SpecError, match=r"notes.txt: \$: expected a file saved with torch.save, got: "):
+        load_checkpoint(str(tmp_path / "notes.txt"))
+    torch.save([torch.zeros(1)], tmp_path / "list.pt")
+    with pytest.raises(SpecError) as e:
+        load_checkpoint(str(tmp_path / "list.pt"))
+    assert str(e.value) == f"{tmp_path / 'list.pt'}: $: expected a state dict, got list"
+    with pytest.raises(SpecError) as e:
+        load_checkpoint(str(tmp_path / "missing.pt"))
+    assert str(e.value) == f"{tmp_path / 'missing.pt'}: $: file not found"
