@@ -154,8 +154,14 @@ def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights:
     """Write <name>.py (standalone PyTorch) and <name>.onnx for each spec (files or JSONL of samples)."""
     from specgen.emit.batch import emit_all, read_specs, summary
     from specgen.emit.weights import load_checkpoint
+    from specgen.emit.writer import check_formats
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    check_formats(chosen)
+    if "onnx" in chosen:
+        from specgen.emit.onnx import check_opset
+
+        check_opset(opset)
     state = load_checkpoint(weights) if weights else None
     items = read_specs(specs)
 

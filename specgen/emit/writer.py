@@ -21,6 +21,17 @@ FORMATS = ("py", "onnx")
 SUFFIXES = {"py": ".py", "onnx": ".onnx"}
 
 
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The formats asked for, each one of FORMATS, at least one."""
+    formats = tuple(formats)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise SpecError("--format", ROOT, f"expected py or onnx, got {fmt!r}")
+    if not formats:
+        raise SpecError("--format", ROOT, "expected py, onnx or both, got none")
+    return formats
+
+
 def output_path(out_dir: Path, net: NetworkSpec, fmt: str, source: str) -> Path:
     """`<out_dir>/<name><suffix>`, refused unless it is a plain file name inside out_dir."""
     file_name = net.name + SUFFIXES[fmt]
@@ -62,10 +73,7 @@ def emit(
     those of the emitted module initialized under `seed`.
     """
     where = source or "spec"
-    formats = tuple(formats)
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise SpecError("--format", ROOT, f"expected py or onnx, got {fmt!r}")
+    formats = check_formats(formats)
     out_dir = Path(out_dir)
     net = spec.resolve()
     targets = {fmt: output_path(out_dir, net, fmt, where) for fmt in formats}
