@@ -116,6 +116,15 @@ def test_a_ray_sweep_holds_the_same_runs(local_store, tmp_path):
     assert [r["onnx_error"] for r in remote] == [r["onnx_error"] for r in local]
 
 
+def test_a_pool_of_local_workers_holds_the_same_runs(local_store, tmp_path):
+    args = ["--store", str(tmp_path / "pool.db"), "--cache", str(tmp_path / "cache"), "--workers", "2"]
+    assert sweep(*SWEEP, *args)["counts"] == {"done": N}
+    local, pooled = read_results(local_store), read_results(tmp_path / "pool.db")
+    assert [(r["id"], r["status"], r["epochs"]) for r in pooled] == [
+        (r["id"], r["status"], r["epochs"]) for r in local
+    ]
+
+
 def _statuses(db_path) -> dict[str, tuple]:
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
