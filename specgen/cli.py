@@ -153,7 +153,6 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
 def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights: str | None, opset: int):
     """Write <name>.py (standalone PyTorch) and <name>.onnx for each spec (files or JSONL of samples)."""
     from specgen.emit.batch import emit_all, read_specs, summary
-    from specgen.emit.weights import load_checkpoint
     from specgen.emit.writer import check_formats
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
@@ -162,7 +161,11 @@ def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights:
         from specgen.emit.onnx import check_opset
 
         check_opset(opset)
-    state = load_checkpoint(weights) if weights else None
+    state = None
+    if weights:
+        from specgen.emit.weights import load_checkpoint  # torch, only when there are weights to read
+
+        state = load_checkpoint(weights)
     items = read_specs(specs)
 
     def report(error: SpecError) -> None:
@@ -225,7 +228,13 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
     show_default=True,
     help="Folder for the emitted modules that are trained.",
 )
-def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, device, seed, cache) -> None:
+@click.option(
+    "--onnx-check/--no-onnx-check",
+    default=True,
+    show_default=True,
+    help="Evaluate the trained weights through the emitted ONNX graph with onnxruntime too.",
+)
+def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, device, seed, cache, onnx_check):
     """Train a spec's emitted module (the paper's short schedule); a JSON line of results on stdout."""
     from pathlib import Path
 
@@ -234,7 +243,14 @@ def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, dev
 
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
     result = train_file(
-        spec_file, data, schedule, resolution=resolution, device=device, seed=seed, cache_dir=Path(cache)
+        spec_file,
+        data,
+        schedule,
+        resolution=resolution,
+        device=device,
+        seed=seed,
+        cache_dir=Path(cache),
+        onnx_check=onnx_check,
     )
     click.echo(json.dumps(result))
 
