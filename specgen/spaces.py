@@ -34,7 +34,11 @@ INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0"}
 MAX_DOMAIN_VALUES = 100_000
 """A domain may hold at most this many values (the sizes module enumerates them)."""
 MAX_STAGE_CONFIGURATIONS = 2_000_000
-"""Per-stage configurations (product of an AnyNet space's domains) the exact count may enumerate."""
+"""Configurations of one AnyNet stage: the exact count and the sampler tabulate them."""
+MAX_SHARED_CONFIGURATIONS = 10_000
+"""Combinations of the shared values: the exact count walks them one by one."""
+MAX_REGNET_WORK = 1_000_000
+"""wm values times the largest depth: the exact count of a RegNet space walks each wm over the blocks."""
 
 Distribution = Literal["uniform", "log_uniform", "power_of_two"]
 _Strict = ConfigDict(extra="forbid", frozen=True)
@@ -372,10 +376,21 @@ def _check_constraints(space: DesignSpace, source: str) -> None:
 
 
 def _check_size(space: DesignSpace, source: str) -> None:
-    """The largest network of the space must be within the spec limits."""
+    """The largest network of the space must be within the spec limits, and the space countable."""
     s = space.num_stages
     d_max = int(space.support("depth")[-1])
     if space.family == "anynet":
+        for label, params, bound in (
+            ("stage", [p for p in space.parameters if space.per_stage(p)], MAX_STAGE_CONFIGURATIONS),
+            ("shared", [p for p in space.parameters if not space.per_stage(p)], MAX_SHARED_CONFIGURATIONS),
+        ):
+            size = math.prod(len(space.support(p)) for p in params)
+            if size > bound:
+                raise SpecError(
+                    source,
+                    "parameters",
+                    f"expected at most {bound:,} {label} configurations ({' x '.join(params)}), got {size:,}",
+                )
         if s * d_max > limits.MAX_TOTAL_DEPTH:
             raise SpecError(
                 source,
@@ -398,6 +413,13 @@ def _check_size(space: DesignSpace, source: str) -> None:
                 f"expected at most {limits.MAX_FLOPS:,} and {limits.MAX_PARAMS:,}",
             )
         return
+    work = len(space.support("wm")) * d_max
+    if work > MAX_REGNET_WORK:
+        raise SpecError(
+            source,
+            "parameters.wm",
+            f"expected at most {MAX_REGNET_WORK:,} wm values x largest depth, got {work:,}",
+        )
     q = space.quantized_linear.q
     ratios = space.support("bottleneck_ratio").astype(np.float64)
     if not _is_power_of_two(ratios).all():
@@ -472,11 +494,3 @@ def load_space(name_or_path: str | Path) -> DesignSpace:
             text, ROOT, f"unknown design space; expected one of {', '.join(builtin_spaces())} or a .json file"
         )
     return validate_space(parse_json(read_text(path), text), text)
-
-
-def space_json_schema() -> dict:
-    """JSON Schema of design-space files, for editors."""
-    schema = _ADAPTER.json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "specgen design space"
-    return schema
