@@ -22,6 +22,7 @@ def train_file(
     device: str = "auto",
     seed: int = 0,
     cache_dir: Path = Path(".specgen-cache"),
+    onnx_check: bool = True,
     progress: bool = True,
 ) -> dict:
     """Train the spec's emitted module; per-epoch lines and a progress bar on stderr; the results."""
@@ -40,7 +41,9 @@ def train_file(
             file=sys.stderr,
         )
 
-    result = trainer.train(net, schedule, seed, on_step=lambda: bar.update(1), on_epoch=report)
+    result = trainer.train(
+        net, schedule, seed, onnx_check=onnx_check, on_step=lambda: bar.update(1), on_epoch=report
+    )
     bar.close()
     return {
         "spec": spec_path,
