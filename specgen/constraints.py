@@ -3,7 +3,7 @@
 The same rule functions check a batch of candidate designs (NumPy arrays, one
 row per network): the sampler filters its candidates with them, `validate`
 checks one user spec against a space with them, and `specgen.sizes` counts the
-configurations they admit (and is tested against enumerating with them).
+configurations they admit (its tables of buildable stages use `divisible`).
 
 A batch holds the free parameters as drawn (`Designs`: AnyNet parameters are
 (N, S) arrays, one column per stage; RegNet parameters are (N,) arrays) and

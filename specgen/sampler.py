@@ -9,6 +9,9 @@ non-decreasing parameter is constructed, not filtered: S distinct draws from
 m + S - 1 values, sorted, minus 0..S-1, is a uniform non-decreasing sequence
 (stars and bars), the same law as uniform draws kept only when ordered. Other
 non-decreasing parameters are drawn independently and kept when ordered.
+AnyNet spaces without ordered parameters draw whole buildable stages from a
+table (`StageTables`): the same law as rejecting unbuildable draws, without
+the rejections.
 
 The batch size is fixed, so a seed gives the same samples whatever n is
 (the first n of a larger draw), and the draws are bounded: a band that is
@@ -159,10 +162,10 @@ class StageTables:
         self.first = ends - self.sizes
         self.last = np.maximum(ends - 1, 0)
         self.total = np.array(totals)
-        self.offset = self.cumulative[self.last] - self.total
-        with np.errstate(divide="ignore"):
+        self.offset = self.cumulative[self.last] - self.total if len(rows) else np.zeros(len(tables))
+        with np.errstate(divide="ignore", invalid="ignore"):  # empty tables get weight 0
             log_p = np.log(shared_weight) + self.num_stages * np.log(self.total)
-        p = np.exp(log_p - log_p.max())
+            p = np.exp(log_p - log_p.max())
         self.shared_cumulative = np.cumsum(p) / p.sum()
 
     def draw(self, rng: np.random.Generator, n: int) -> Designs:
@@ -203,6 +206,8 @@ class Candidates:
     def __init__(self, space: DesignSpace, bands: list[Band], uniform: bool = False) -> None:
         self.space, self.bands, self.uniform = space, bands, uniform
         self.tables = StageTables(space, uniform) if tabulable(space) else None
+        if self.tables is not None and not self.tables.sizes.any():
+            self.tables = None  # nothing is buildable: draw and reject, and report the rate
 
     def __call__(self, rng: np.random.Generator, n: int) -> tuple[Designs, Stages, np.ndarray]:
         """A batch: designs, what they resolve to, and which satisfy every constraint and band."""
