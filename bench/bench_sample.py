@@ -80,9 +80,12 @@ def main() -> None:
 
     space = load_space("anynetx_a")
     sampler.sample(space, 5, flops=BAND)  # warm caches (imports, stage tables' first build)
-    start = time.perf_counter()
-    samples = sampler.sample(space, args.n, seed=0, flops=BAND)
-    ours = time.perf_counter() - start
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        samples = sampler.sample(space, args.n, seed=0, flops=BAND)
+        times.append(time.perf_counter() - start)
+    ours = min(times)
     assert len(samples) == args.n and all(BAND[0] <= s.flops <= BAND[1] for s in samples)
 
     # The acceptance rate of independent draws: P(buildable) · P(in band | buildable).
@@ -115,7 +118,8 @@ def main() -> None:
             f"needs ~{args.n / acceptance:,.0f} for {args.n} (acceptance {acceptance:.2e})"
         )
     print(f"AnyNetX_A, {args.n} models in 360-400 MF")
-    print(f"  specgen sampler (vectorized, NumPy batches): {ours:8.3f} s")
+    runs = ", ".join(f"{t:.3f}" for t in times)
+    print(f"  specgen sampler (vectorized, NumPy batches): {ours:8.3f} s  (best of 3: {runs})")
     print(f"  per-candidate pycls 0.1.1 counter baseline:  {projected:8.1f} s  ({how})")
     print(f"  ratio: {projected / ours:,.0f}x faster (target >= 50x; absolute target < 1 s)")
 

@@ -136,7 +136,8 @@ def structural_rules(
     for name in sorted(space.non_decreasing):
         first = np.ones((len(designs), 1), dtype=bool)
         yield Rule("non_decreasing", name, np.concatenate([first, v[name][:, 1:] >= v[name][:, :-1]], axis=1))
-    yield Rule("divisible", "group_width", divisible(stages))
+    if "divisible" not in skip:
+        yield Rule("divisible", "group_width", divisible(stages))
 
 
 def band_rules(space: DesignSpace, stages: Stages, bands: list[Band]) -> Iterator[Rule]:
@@ -160,20 +161,21 @@ def rules(space: DesignSpace, designs: Designs, stages: Stages | None = None, ba
 
 
 def admitted(
-    space: DesignSpace, designs: Designs, stages: Stages | None = None, bands=None, drawn: bool = False
+    space: DesignSpace,
+    designs: Designs,
+    stages: Stages | None = None,
+    bands=None,
+    guaranteed: frozenset[str] = frozenset(),
 ) -> np.ndarray:
     """Which candidates satisfy every constraint.
 
     Bands are measured only on the candidates that pass the structural rules (the
-    sampler's hot path). `drawn` candidates were built from the supports, shared values
-    and stage counts of the space, so the rules that construction guarantees are skipped.
+    sampler's hot path). `guaranteed` names the rules (and shared parameters) that the
+    candidates' construction already ensures, which are then skipped.
     """
     stages = resolve(space, designs) if stages is None else stages
-    skip = frozenset()
-    if drawn:
-        skip = space.shared | {"domain"} | ({"num_stages"} if space.family == "anynet" else set())
     ok = np.ones(len(designs), dtype=bool)
-    for rule in structural_rules(space, designs, stages, frozenset(skip)):
+    for rule in structural_rules(space, designs, stages, guaranteed):
         ok &= rule.rows()
     rows = np.flatnonzero(ok)
     for rule in band_rules(space, stages.take(rows), space.bands if bands is None else bands):

@@ -208,6 +208,13 @@ class Candidates:
         self.tables = StageTables(space, uniform) if tabulable(space) else None
         if self.tables is not None and not self.tables.sizes.any():
             self.tables = None  # nothing is buildable: draw and reject, and report the rate
+        # What construction ensures: values from the supports, shared values, the stage count
+        # of an AnyNet space, and buildable stages when they come from the tables.
+        self.guaranteed = frozenset(
+            {"domain", *space.shared}
+            | ({"num_stages"} if space.family == "anynet" else set())
+            | ({"divisible"} if self.tables is not None else set())
+        )
 
     def __call__(self, rng: np.random.Generator, n: int) -> tuple[Designs, Stages, np.ndarray]:
         """A batch: designs, what they resolve to, and which satisfy every constraint and band."""
@@ -216,7 +223,7 @@ class Candidates:
         else:
             designs, ok = draw(self.space, rng, n, self.uniform)
         stages = resolve(self.space, designs)
-        return designs, stages, ok & admitted(self.space, designs, stages, self.bands, drawn=True)
+        return designs, stages, ok & admitted(self.space, designs, stages, self.bands, self.guaranteed)
 
 
 def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:
