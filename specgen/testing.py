@@ -20,6 +20,7 @@ draws specs around a space for testing what its constraints accept.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -203,6 +204,11 @@ _COUPLED = ("width", "bottleneck_ratio", "group_width")
 """The per-stage parameters that `divisible` ties together; depth is free of it."""
 
 
+@lru_cache(maxsize=16)
+def _stage_tables(space_json: str) -> StageTables:
+    return StageTables(DesignSpace.model_validate_json(space_json), uniform=True)
+
+
 def _anynet_design(draw, space: DesignSpace) -> Designs:
     """Constructive: shared values, then each stage from the buildable stages for them, then ordering.
 
@@ -211,7 +217,7 @@ def _anynet_design(draw, space: DesignSpace) -> Designs:
     the stages by it (they stay buildable). Two ordered coupled parameters are rare in
     practice; the second is then assumed.
     """
-    tables = StageTables(space, uniform=True)
+    tables = _stage_tables(space.model_dump_json())
     sigma = draw(st.sampled_from([int(k) for k in np.flatnonzero(tables.sizes)]))
     rows = [
         draw(st.integers(int(tables.first[sigma]), int(tables.last[sigma]))) for _ in range(space.num_stages)
