@@ -27,6 +27,7 @@ from functools import cache
 import numpy as np
 
 from specgen.constraints import Stages, band_rules, divisible
+from specgen.errors import SpecError
 from specgen.fmt import table
 from specgen.regnet import block_widths_batch
 from specgen.sampler import BATCH, Candidates
@@ -109,7 +110,7 @@ def _anynet_size(space: DesignSpace) -> int:
 # --- exact sizes: RegNet ------------------------------------------------------------------------
 
 
-def _stage_counts(depths: np.ndarray, widths: np.ndarray) -> np.ndarray:
+def _stage_counts(widths: np.ndarray) -> np.ndarray:
     """Stage counts for every depth 1..D of rows of block widths (the rule is a prefix in depth)."""
     change = np.concatenate([np.zeros((len(widths), 1), np.int64), np.diff(widths, axis=1) != 0], axis=1)
     return 1 + np.cumsum(change, axis=1)
@@ -171,7 +172,7 @@ def regnet_configurations(
             widths, _ = block_widths_batch(
                 np.full(len(cols), d_max), w0s[cols], was[rows], np.full(len(cols), wm), q
             )
-            counts = _stage_counts(depths, widths)[:, use_depth]
+            counts = _stage_counts(widths)[:, use_depth]
             total += int((counts == num_stages).sum())
     return total
 
@@ -235,7 +236,11 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
         if valid == draws:
             break
     if valid == 0:
-        raise ValueError(f"{space.name}: no configuration drawn satisfies the constraints")
+        raise SpecError(
+            space.name,
+            "constraints",
+            f"no configuration satisfies the constraints in {MAX_BATCHES * BATCH:,} draws",
+        )
     return wilson(hits, valid)
 
 

@@ -37,6 +37,8 @@ MAX_STAGE_CONFIGURATIONS = 2_000_000
 """Configurations of one AnyNet stage: the exact count and the sampler tabulate them."""
 MAX_SHARED_CONFIGURATIONS = 10_000
 """Combinations of the shared values: the exact count walks them one by one."""
+MAX_LEVELS = 60
+"""Width levels w0·wm^k the rule may reach (the exact count keeps them as bits of an int64)."""
 MAX_REGNET_WORK = 1_000_000
 """wm values times the largest depth: the exact count of a RegNet space walks each wm over the blocks."""
 
@@ -419,6 +421,14 @@ def _check_size(space: DesignSpace, source: str) -> None:
             source,
             "parameters.wm",
             f"expected at most {MAX_REGNET_WORK:,} wm values x largest depth, got {work:,}",
+        )
+    slope = float(space.support("wa")[-1]) / float(space.support("w0")[0])
+    levels = math.log1p(slope * (d_max - 1)) / math.log(float(space.support("wm")[0]))
+    if levels > MAX_LEVELS:
+        raise SpecError(
+            source,
+            "parameters.wm",
+            f"expected a smallest wm that keeps the rule within {MAX_LEVELS} width levels, got {levels:.0f}",
         )
     q = space.quantized_linear.q
     ratios = space.support("bottleneck_ratio").astype(np.float64)
