@@ -68,7 +68,7 @@ def read_specs(paths: Sequence[str]) -> list[tuple[str, str, RegNetSpec | Networ
 
 
 def emit_all(
-    paths: Sequence[str],
+    items: Sequence[tuple[str, str, RegNetSpec | NetworkSpec | SpecError]],
     out_dir: str | Path,
     formats: Sequence[str] = FORMATS,
     seed: int = 0,
@@ -76,13 +76,14 @@ def emit_all(
     weights_source: str = "weights",
     opset: int = 17,
     on_error: Callable[[SpecError], None] = lambda e: None,
-    progress: Callable[[Sequence], Iterator] = iter,
+    on_step: Callable[[], None] = lambda: None,
 ) -> tuple[list[Emitted], list[SpecError]]:
-    """Emit every spec of `paths`; the ones written and the errors, in input order."""
+    """Emit every spec `read_specs` found; the ones written and the errors, in input order."""
     done: list[Emitted] = []
     errors: list[SpecError] = []
     seen: dict[str, str] = {}
-    for where, file, spec in progress(read_specs(paths)):
+    for where, file, spec in items:
+        on_step()
         start = time.perf_counter()
         try:
             if isinstance(spec, SpecError):
