@@ -256,3 +256,27 @@ def test_spaces_command_lists_every_builtin_space():
         "5.5e11",
         f"{exact_size(load_space('anynetx_e')):,}",
     ]
+
+
+def test_readme_shows_real_output_of_sample_and_spaces(tmp_path):
+    """The README's design-space section: its outputs are what the commands print (abridged with ...)."""
+    section = (ROOT / "README.md").read_text().split("## Design spaces", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```\n")[1::2]
+    sample_block, spaces_block = blocks
+    runner = CliRunner()
+    out = tmp_path / "samples.jsonl"
+    result = runner.invoke(
+        main, ["sample", "anynetx_e", "--n", "500", "--flops", "360M:400M", "--seed", "0", "-o", str(out)]
+    )
+    assert result.exit_code == 0
+    shown = sample_block.splitlines()[-1].removesuffix("...")
+    assert out.read_text().splitlines()[0].startswith(shown)
+    assert len(out.read_text().splitlines()) == 500
+    listing = runner.invoke(main, ["spaces"]).stdout.splitlines()
+    banded = runner.invoke(
+        main, ["spaces", "anynetx_e", "regnetx", "--flops", "360M:400M"]
+    ).stdout.splitlines()
+    for line in spaces_block.splitlines():
+        if line.startswith("$") or line == "...":
+            continue
+        assert line in listing or line in banded, line
