@@ -9,7 +9,6 @@ Generated code; do not edit by hand. Regenerate with:
 It imports only torch and the standard library: copy it into any project. The
 layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
 
-    regnety_3_2gf: AnyNet
     Y (SE 0.25) blocks, 1000 classes, input 224x224
 
     stage  depth  width  group width  bottleneck ratio  stride   output

@@ -77,7 +77,7 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "source": source,
         "regenerate": shlex.quote(source) if source is not None else "<spec file>",
         "spec_hash": net.content_hash(),
-        "description": describe.render(net),
+        "description": describe.render(net).split("\n", 1)[1],  # its first line repeats the name
         "se": net.se_ratio > 0,
         "se_ratio": repr(float(net.se_ratio)),
         "bottleneck": bottleneck,
