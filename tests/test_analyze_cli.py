@@ -16,6 +16,7 @@ from specgen.analysis.report import group_results
 from specgen.analysis.results import COLUMNS, load_results
 from specgen.cli import main
 from specgen.regnet import RegNetSpec
+from specgen.sweep.store import SAMPLE_FIELDS, Store
 
 SIZE_PX = (720, 480)
 
@@ -319,12 +320,58 @@ def test_bad_options_and_folders_get_one_line(tmp_path):
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
 
 
-def test_an_earlier_report_is_replaced_whole(tmp_path):
-    good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:6]))
+def test_an_earlier_report_is_replaced_whole_and_names_are_shown_as_text(tmp_path):
+    odd = str(_write_jsonl(tmp_path / "a$b<i>.jsonl", ROWS[:6]))
+    plain = str(_write_jsonl(tmp_path / "plain.jsonl", ROWS[24:30]))
     out = tmp_path / "report"
     out.mkdir()
     (out / "scatter-w9.png").write_bytes(b"old")
-    result = CliRunner().invoke(main, ["analyze", good, "--by", "source", "-o", str(out)])
+    result = CliRunner().invoke(main, ["analyze", odd, plain, "--by", "source", "--json", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert not (out / "scatter-w9.png").exists() and (out / "index.html").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [g["name"] for g in json.loads(result.stdout)["groups"]] == [odd, plain]
+    html = (out / "index.html").read_text()
+    assert "a$b&lt;i&gt;.jsonl" in html and "<i>" not in html
+
+
+def test_a_source_given_twice_is_refused(tmp_path):
+    good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:4]))
+    _one_line(tmp_path, [good, good], f"{good}: $: given more than once; its results would count twice")
+
+
+def _write_store(path, rows, finish=True):
+    """A sweep's store as its driver leaves it: samples added, then each run claimed and finished."""
+    store = Store.create(path)
+    try:
+        store.add([{k: r[k] for k in SAMPLE_FIELDS} for r in rows])
+        for r in rows if finish else []:
+            store.claim(r["id"])
+            store.finish(r["id"], {"status": r["status"], "error": r["error"], "best_error": r["error"]})
+    finally:
+        store.close()
+    return str(path)
+
+
+def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_path):
+    folder, _ = report
+    stores = []
+    for space in ("regnetx", "anynetx_e"):
+        rows = [r for r in ROWS if r["space"] == space]
+        assert len({r["id"] for r in rows}) == len(rows)
+        stores.append(_write_store(tmp_path / f"{space}.db", rows))
+    out = tmp_path / "from-stores"
+    result = CliRunner().invoke(main, ["analyze", *stores, "--normalize", "flops", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    for path in folder.iterdir():
+        if path.suffix in (".png", ".svg"):
+            assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+    ours, theirs = (json.loads((d / "summary.json").read_text()) for d in (folder, out))
+    assert ours | {"sources": None} == theirs | {"sources": None}
+
+
+def test_bad_stores_get_one_line_and_no_report(tmp_path):
+    empty = _write_store(tmp_path / "empty.db", ROWS[:3], finish=False)
+    _one_line(tmp_path, [empty], f"{empty}: $: expected at least one result, got none")
+    foreign = _bad(tmp_path, "notes.db", "not a database\n" * 100)
+    _one_line(tmp_path, [foreign], f"{foreign}: $: expected a specgen sweep store (SQLite)")

@@ -29,6 +29,11 @@ SIZE_PX = (720, 480)
 _STYLE = {"svg.hashsalt": "specgen", "svg.fonttype": "path", "font.size": 9, "axes.grid": True}
 
 
+def _label(name: str) -> str:
+    """A name drawn as itself: '$' would start matplotlib's math text."""
+    return name.replace("$", r"\$")
+
+
 def color(i: int) -> str:
     return f"C{i % 10}"
 
@@ -66,7 +71,7 @@ def edf_figure(names: Sequence[str], edfs: Sequence[EDF], errors: Sequence[np.nd
     hi = max(float(e.errors[-1]) for e in edfs)
     for i, (name, f, err) in enumerate(zip(names, edfs, errors, strict=True)):
         x, y = f.steps()
-        label = f"{name} (n={f.n}, min {100 * err.min():.1f}%, mean {100 * err.mean():.1f}%)"
+        label = f"{_label(name)} (n={f.n}, min {100 * err.min():.1f}%, mean {100 * err.mean():.1f}%)"
         ax.plot(
             100 * np.append(x, hi), np.append(y, 1.0), drawstyle="steps-post", color=color(i), label=label
         )
@@ -90,7 +95,9 @@ def scatter_figure(
     fig, ax = _figure()
     for i, (name, x, err, r) in enumerate(zip(names, values, errors, ranges, strict=True)):
         keep = np.isfinite(x) & (err < DIVERGED_ERROR)
-        ax.scatter(x[keep], 100 * err[keep], s=14, alpha=0.7, color=color(i), label=name, linewidths=0)
+        ax.scatter(
+            x[keep], 100 * err[keep], s=14, alpha=0.7, color=color(i), label=_label(name), linewidths=0
+        )
         if r is not None:
             ax.axvspan(r.low, r.high, color=color(i), alpha=0.12, linewidth=0)
             ax.axvline(r.best, color=color(i), linestyle="--", linewidth=1)
@@ -115,6 +122,10 @@ def widths_figure(
         label = f"fit w0={f.w0}, wa={f.wa:.1f}, wm={f.wm:.2f}, e_fit={f.e_fit:.3f}"
         ax.plot(blocks, f.widths(w.size), "--", color=color(i), linewidth=1, label=label)
     ax.set_yscale("log", base=2)
-    ax.set(xlabel="block index", ylabel="width", title=f"{name}: best models and their quantized linear fits")
+    ax.set(
+        xlabel="block index",
+        ylabel="width",
+        title=f"{_label(name)}: best models and their quantized linear fits",
+    )
     ax.legend(loc="lower right", fontsize=7)
     return fig

@@ -136,6 +136,11 @@ def build(
         raise SpecError(
             COMMAND, "--normalize", f"expected one of {', '.join(NORMALIZE)}, got {shown(normalize)}"
         )
+    seen = set()
+    for source in sources:
+        if source in seen:
+            raise SpecError(source, ROOT, "given more than once; its results would count twice")
+        seen.add(source)
     from specgen.analysis import plots
 
     groups = group_results([r for s in sources for r in load_results(s)], by)
