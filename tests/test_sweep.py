@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -101,7 +102,7 @@ def test_export_writes_jsonl_and_csv(local_store, tmp_path):
 
 def test_a_ray_sweep_holds_the_same_runs(local_store, tmp_path):
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="error", configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR)
     try:
         args = ["--store", str(tmp_path / "ray.db"), "--cache", str(tmp_path / "cache")]
         out = sweep(*SWEEP, *args, "--executor", "ray")

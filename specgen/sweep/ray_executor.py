@@ -7,6 +7,7 @@ process keeps its Trainer (and dataset) between tasks, as local workers do.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import ray
@@ -21,30 +22,31 @@ def _train(job: Job, spec: dict) -> dict:
 
 
 class RayExecutor:
+    """Runs on the Ray cluster at `address` (default: a local Ray started here, and stopped by `close`)."""
+
     def __init__(
         self, job: Job, address: str | None = None, gpus_per_run: float = 0.0, workers: int | None = None
     ):
         self.started = not ray.is_initialized()
         if self.started:
             try:
-                ray.init(address=address, include_dashboard=False, logging_level="warning")
+                ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise SpecError(
-                    "--address", ROOT, f"cannot reach a Ray cluster at {address!r}: {e}"
-                ) from None
+                where = f"the Ray cluster at {address!r}" if address else "a local Ray"
+                raise SpecError("--address", ROOT, f"cannot start or reach {where}: {e}") from None
         self.gpus = gpus_per_run
         self.job = replace(job, device="cuda" if gpus_per_run > 0 else "cpu")
-        resources = ray.cluster_resources()
-        if gpus_per_run > 0:
-            fits = int(resources.get("GPU", 0) / gpus_per_run)
-            if fits < 1:
-                raise SpecError(
-                    "--gpus-per-run", ROOT, f"the Ray cluster has no GPU for {gpus_per_run:g} per run"
-                )
-        else:
-            fits = int(resources.get("CPU", 1))
-        self.slots = max(1, workers or fits)
         self.running: dict = {}
+        resources = ray.cluster_resources()
+        fits = (
+            int(resources.get("GPU", 0) / gpus_per_run) if gpus_per_run > 0 else int(resources.get("CPU", 1))
+        )
+        if fits < 1:
+            self.close()
+            raise SpecError(
+                "--gpus-per-run", ROOT, f"the Ray cluster has no GPU for {gpus_per_run:g} per run"
+            )
+        self.slots = workers or fits
 
     def submit(self, run_id: str, spec: dict) -> None:
         ref = _train.options(num_cpus=1, num_gpus=self.gpus).remote(self.job, spec)
