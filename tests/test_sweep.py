@@ -176,9 +176,10 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
         (("--data", "cifar10:nowhere"), "nowhere: $: expected the CIFAR-10 python folder"),
         (("anynetx_e", "anynetx_z"), "anynetx_z: $: "),
         (("200K:600K", "600K:200K"), "--flops: $: expected LO <= HI, got '600K:200K'"),
+        (("--batch-size", "2048"), "--batch-size: $: expected at most the 1437 training images, got 2048"),
     ],
 )
-def test_bad_input_fails_before_the_store_is_made(change, expected, tmp_path):
+def test_bad_input_leaves_no_store(change, expected, tmp_path):
     old, new = change
     args = [*SWEEP, old, new] if old.startswith("--") else [new if a == old else a for a in SWEEP]
     result = CliRunner().invoke(main, ["sweep", *args, "--store", str(tmp_path / "sweep.db")])

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from specgen.errors import ROOT, SpecError
-from specgen.sweep.store import Store
+from specgen.sweep.store import FINISHED, Store
 from specgen.sweep.worker import Job
 
 _AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*([kKMG]?)\s*$")
@@ -52,7 +52,7 @@ class Sweep:
             "flops": list(self.flops) if self.flops else None,
             "data": job.data,
             "resolution": job.resolution,
-            "schedule": asdict(job.schedule),
+            "schedule": job.schedule.to_json(),
         }
 
     def samples(self) -> list[dict]:
@@ -78,7 +78,8 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     from specgen.train.data import check_source
 
     check_source(sweep.job.data)
-    samples = None if Path(store_path).exists() else sweep.samples()
+    created = not Path(store_path).exists()
+    samples = sweep.samples() if created else None
     store = Store.create(store_path)
     try:
         store.bind(sweep.settings())
@@ -118,6 +119,15 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
                 in_flight += 1
         bar.close()
         return store.counts()
+    except SpecError:
+        # Bad input only the workers could see (unreadable images, a batch larger than the data):
+        # a store with nothing finished yet is not kept bound to these settings.
+        if not any(store.counts().get(status) for status in FINISHED):
+            store.clear()
+            if created:
+                store.close()
+                store.delete()
+        raise
     finally:
         executor.close()
         store.close()

@@ -121,6 +121,18 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    def clear(self) -> None:
+        """Forget the sweep: its settings, runs and epochs."""
+        with self.transaction():
+            self.db.execute("DELETE FROM epochs")
+            self.db.execute("DELETE FROM runs")
+            self.db.execute("DELETE FROM meta WHERE key = 'sweep'")
+
+    def delete(self) -> None:
+        """Remove the closed store's files (the database, its WAL and shared-memory files)."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def settings(self) -> dict | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()
         return json.loads(row[0]) if row else None

@@ -8,7 +8,7 @@ training: the failure is its result, recorded in the store. Bad input
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from specgen.errors import SpecError
 from specgen.train.schedule import Schedule
@@ -27,9 +27,6 @@ class Job:
     device: str = "auto"
     cache_dir: str = ".specgen-cache"
     onnx_check: bool = True
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def trainer_for(job: Job):
