@@ -130,3 +130,14 @@ def test_results_are_plain_json(store, tmp_path):
     store.finish(f"{0:064x}", result("failed", None, 0))
     (row,) = read_results(tmp_path / "sweep.db")
     assert json.loads(json.dumps(row)) == row and row["status"] == "failed" and row["epochs"] == 0
+
+
+def test_reading_a_store_needs_neither_torch_nor_ray():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from specgen.sweep.store import read_results; from specgen.sweep import report; "
+        "assert not {'torch', 'ray'} & set(sys.modules), sorted({'torch', 'ray'} & set(sys.modules))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
