@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specgen.cli import main
 from specgen.errors import SpecError
 from specgen.sweep.driver import parse_band
 from specgen.sweep.store import SAMPLE_FIELDS, Store, read_results
+from specgen.testing import space_samples
 
 
 def sample_line(i: int) -> dict:
@@ -141,3 +146,19 @@ def test_reading_a_store_needs_neither_torch_nor_ray():
         "assert not {'torch', 'ray'} & set(sys.modules), sorted({'torch', 'ray'} & set(sys.modules))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(max_examples=25)
+@given(space_samples("anynetx_e", resolution=16), st.sampled_from(["done", "diverged", "failed"]))
+def test_a_finished_sample_reads_back_as_its_sample_line_plus_results(drawn, status):
+    line = drawn.to_json()
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.create(Path(folder) / "sweep.db")
+        store.add([line])
+        store.claim(line["id"])
+        error = 0.125 if status == "done" else None
+        store.finish(line["id"], result(status, error, 1 if error else 0))
+        store.close()
+        (row,) = read_results(Path(folder) / "sweep.db")
+    assert {k: row[k] for k in line} == line and list(row)[: len(line)] == list(line)
+    assert (row["status"], row["error"], row["best_error"]) == (status, error, error)

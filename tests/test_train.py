@@ -6,13 +6,16 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
 
 from specgen.cli import main
 from specgen.spec import NetworkSpec, Stage
+from specgen.testing import network_specs
 from specgen.train.augment import crop_flip, padding
 from specgen.train.crosscheck import AGREEMENT
 from specgen.train.data import load_data
@@ -140,3 +143,17 @@ def test_train_command_prints_one_json_line(tmp_path, monkeypatch):
     assert 0 <= line["error"] <= 1 and math.isclose(line["error"], line["epochs"][-1]["test_error"])
     assert line["schedule"]["lr"] == 0.05 and line["versions"]["torch"] == torch.__version__
     assert list((tmp_path / ".specgen-cache").glob("net_*.py"))  # trained from the emitted file
+
+
+@settings(max_examples=50)
+@given(network_specs())
+def test_fitting_to_the_data_changes_only_channels_classes_and_resolution(net):
+    data = SimpleNamespace(channels=1, num_classes=10, resolution=16)
+    fitted = fit_to_data(net, data)
+    assert (fitted.in_channels, fitted.num_classes, fitted.resolution) == (1, 10, 16)
+    assert fitted.model_dump(exclude={"in_channels", "num_classes", "resolution"}) == net.model_dump(
+        exclude={"in_channels", "num_classes", "resolution"}
+    )
+    assert fit_to_data(fitted, data) == fitted
+    same = (net.in_channels, net.num_classes, net.resolution) == (1, 10, 16)
+    assert (fitted.content_hash() == net.content_hash()) == same
