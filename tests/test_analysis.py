@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from specgen.analysis.bootstrap import bootstrap_range
 from specgen.analysis.edf import complexity_edges, edf, ks_2samp, normalized_weights
-from specgen.analysis.fit import e_fit, fit_quantized_linear
+from specgen.analysis.fit import MAX_SLOPE, e_fit, fit_quantized_linear, slopes
 from specgen.regnet import block_widths
 from specgen.testing import regnet_specs
 
@@ -147,6 +147,18 @@ def test_fit_recovers_quantized_linear_widths(spec):
     assert fit.e_fit == pytest.approx(0.0, abs=1e-12)
     assert fit.widths(spec.depth, spec.q).tolist() == widths.tolist()
     assert fit.w0 == spec.w0  # the first block of the rule is w0 itself
+
+
+@given(st.floats(1.1, 4.0), st.integers(1, 30), st.floats(0.0, MAX_SLOPE))
+def test_slopes_give_every_set_of_levels(wm, depth, r):
+    """Whatever wa / w0 is, one of the enumerated slopes puts every block at the same level."""
+    j = np.arange(depth)
+
+    def levels(x):
+        return np.round(np.log(1 + x * j) / np.log(wm))
+
+    candidates = slopes(wm, depth, int(levels(r).max()) + 1)
+    assert any((levels(c) == levels(r)).all() for c in candidates)
 
 
 def test_fit_of_regnetx_600mf():

@@ -1,11 +1,16 @@
 """The quantized linear fit of a network's per-block widths (REFERENCE.md §6).
 
 d is fixed to the network's total depth; w0, wa and wm are found by grid
-search, minimizing e_fit = mean_j |log(fitted_j / observed_j)|. The search
-goes coarse to fine: a log-spaced grid over the whole range, then finer grids
-around the best few points so far, until a grid fits exactly or the rounds
-run out. Each grid is scored at once by broadcasting `regnet.block_widths`
-over it (in chunks of w0, to bound memory).
+search, minimizing e_fit = mean_j |log(fitted_j / observed_j)|.
+
+The slope needs no grid. With r = wa / w0, block j sits at level
+s_j = round(log(1 + r·j) / log wm), which changes only where r crosses
+(wm^(k+1/2) - 1) / j; one r inside each interval between those breakpoints
+gives every distinct set of levels for that wm. So the search is a grid over
+w0 and wm, scored at once over all slopes: a log-spaced wm grid plus the wm
+at which the observed widths can be levels of the rule (see `_level_wm`),
+then finer wm grids around the best points until a fit is exact or the
+rounds run out. Widths made by the rule are fitted exactly (e_fit = 0).
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import numpy as np
 from specgen.regnet import block_widths
 
 WM_RANGE = (1.1, 4.0)
-SLOPE_RANGE = (1e-3, 20.0)
-"""wa is searched relative to w0: u_j / w0 = 1 + (wa / w0)·j."""
-_COARSE = 32
+MAX_SLOPE = 64.0
+"""The largest wa / w0 searched (RegNet's wa < 256 with w0 >= 8 gives up to 32)."""
+_COARSE = 24
 _FINE = 17
-_ROUNDS = 8
+_ROUNDS = 6
 _KEEP = 4
+_MAX_LEVEL = 8
 _CHUNK = 1 << 21
+_SLOPE_BUDGET = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -42,36 +49,72 @@ def e_fit(fitted: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return np.mean(np.abs(np.log(fitted / observed)), axis=-1)
 
 
-def _score(observed: np.ndarray, w0: np.ndarray, slope: np.ndarray, wm: np.ndarray, q: int) -> np.ndarray:
-    """e_fit at every point of the grid w0 × slope × wm."""
-    rows = max(1, _CHUNK // (slope.size * wm.size * observed.size))
-    parts = []
-    for start in range(0, w0.size, rows):
-        w = w0[start : start + rows, None, None, None]
-        fitted = block_widths(observed.size, w, w * slope[None, :, None, None], wm[None, None, :, None], q)
-        parts.append(e_fit(np.maximum(fitted, q), observed))
-    return np.concatenate(parts)
+def slopes(wm: float, depth: int, top_level: int) -> np.ndarray:
+    """One r = wa / w0 for each distinct set of levels s_j (j < depth, s_j <= top_level) at this wm."""
+    j = np.arange(1, depth)[:, None]
+    k = np.arange(top_level)[None, :]
+    breaks = np.unique(((wm ** (k + 0.5) - 1) / j).ravel())
+    breaks = breaks[breaks <= MAX_SLOPE]
+    if breaks.size == 0:
+        return np.zeros(1)
+    return np.concatenate([[0.0], (breaks[:-1] + breaks[1:]) / 2, [min(MAX_SLOPE, breaks[-1] * 1.01)]])
 
 
-def _coarse_grid(observed: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _best_at(observed: np.ndarray, w0: np.ndarray, wm: float, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """For one wm: the lowest e_fit of each w0 over all slopes, and the slope that gives it."""
+    top = int(np.log(2 * observed.max() / w0.min()) / np.log(wm)) + 1
+    r = slopes(wm, observed.size, top)
+    if r.size * observed.size > _SLOPE_BUDGET:  # very deep networks: an even subset of the slopes
+        r = r[np.linspace(0, r.size - 1, max(16, _SLOPE_BUDGET // observed.size)).astype(np.int64)]
+    best, arg = np.full(w0.size, np.inf), np.zeros(w0.size)
+    rows = max(1, _CHUNK // (w0.size * observed.size))
+    for start in range(0, r.size, rows):
+        part = r[start : start + rows]
+        # block_widths broadcast over w0 (rows) and slopes (columns): wa = w0 · r.
+        fitted = block_widths(
+            observed.size, w0[:, None, None], w0[:, None, None] * part[None, :, None], wm, q
+        )
+        score = e_fit(np.maximum(fitted, q), observed)
+        i = np.argmin(score, axis=1)
+        found = score[np.arange(w0.size), i]
+        better = found < best
+        best[better], arg[better] = found[better], part[i[better]]
+    return best, arg
+
+
+def _search(
+    observed: np.ndarray, w0: np.ndarray, wm: np.ndarray, q: int
+) -> list[tuple[float, int, float, float]]:
+    """(e_fit, w0, wm, r) of the best points of the grid w0 × wm, best first."""
+    points = []
+    for m in wm:
+        best, arg = _best_at(observed, w0, float(m), q)
+        points += [(float(e), int(w), float(m), float(r)) for e, w, r in zip(best, w0, arg, strict=True)]
+    return sorted(points)[:_KEEP]
+
+
+def _coarse_grid(observed: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = max(1, round(observed.min() / q / 2)), max(1, round(observed.max() / q))
     # The rule's first block is w0 itself: the grid holds the first observed width and its neighbours.
     first = max(1, round(observed[0] / q)) + np.arange(-1, 2)
-    w0 = np.unique(np.concatenate([np.geomspace(lo, hi, _COARSE).round(), first[first >= 1]])) * q
-    slope = np.concatenate([[0.0], np.geomspace(*SLOPE_RANGE, _COARSE)])
-    return w0, slope, np.geomspace(*WM_RANGE, _COARSE)
+    w0 = np.unique(np.concatenate([np.geomspace(lo, hi, _COARSE // 4).round(), first[first >= 1]])) * q
+    return w0, np.unique(np.concatenate([np.geomspace(*WM_RANGE, _COARSE), _level_wm(observed, q)]))
 
 
-def _fine_grid(w0: float, slope: float, wm: float, q: int, zoom: float) -> tuple[np.ndarray, ...]:
-    """A grid around one point, spanning the coarse range divided by `zoom` in slope and wm."""
-    steps = np.linspace(-1.0, 1.0, _FINE)
-    w0_grid = np.unique(np.clip(w0 + q * np.arange(-2, 3), q, None))
-    if slope > 0:
-        slopes = slope * (SLOPE_RANGE[1] / SLOPE_RANGE[0]) ** (steps / zoom)
-    else:
-        slopes = np.geomspace(SLOPE_RANGE[0], 10 * SLOPE_RANGE[0], _FINE)
-    wm_grid = np.clip(wm * (WM_RANGE[1] / WM_RANGE[0]) ** (steps / zoom), *WM_RANGE)
-    return w0_grid, np.concatenate([[0.0], np.minimum(slopes, SLOPE_RANGE[1])]), wm_grid
+def _level_wm(observed: np.ndarray, q: int) -> np.ndarray:
+    """wm values at which the rule can make the observed levels.
+
+    Level k of the rule is w0·wm^k snapped to q, so a width L at level k needs wm
+    in [((L - q/2) / w0)^(1/k), ((L + q/2) / w0)^(1/k)], w0 being the first width.
+    The wm that fit every level lie in an intersection of such windows, which
+    starts or ends at one of their ends: just inside each end is a candidate.
+    """
+    levels = np.unique(observed[observed > observed[0]])
+    k = np.arange(1, _MAX_LEVEL + 1)
+    edges = np.concatenate([levels - q / 2, levels + q / 2]) / observed[0]
+    wm = np.power(edges[:, None], 1.0 / k).ravel()
+    wm = np.concatenate([wm * (1 + 1e-9), wm * (1 - 1e-9)])
+    return wm[(wm >= WM_RANGE[0]) & (wm <= WM_RANGE[1])]
 
 
 def fit_quantized_linear(widths: np.ndarray, q: int = 8) -> QuantizedLinearFit:
@@ -79,18 +122,17 @@ def fit_quantized_linear(widths: np.ndarray, q: int = 8) -> QuantizedLinearFit:
     observed = np.asarray(widths, dtype=np.float64)
     if observed.ndim != 1 or observed.size == 0 or np.any(observed <= 0):
         raise ValueError("per-block widths must be a non-empty 1-D array of positive numbers")
-    grids = [_coarse_grid(observed, q)]
-    best: list[tuple[float, float, float, float]] = []
-    for round_ in range(_ROUNDS):
-        for w0, slope, wm in grids:
-            score = _score(observed, w0, slope, wm, q)
-            for flat in np.argsort(score, axis=None, kind="stable")[:_KEEP]:
-                i, j, k = np.unravel_index(flat, score.shape)
-                best.append((float(score[i, j, k]), float(w0[i]), float(slope[j]), float(wm[k])))
-        best = sorted(set(best))[:_KEEP]
+    best = _search(observed, *_coarse_grid(observed, q), q)
+    step = (WM_RANGE[1] / WM_RANGE[0]) ** (1 / (_COARSE - 1))
+    for _ in range(_ROUNDS):
         if best[0][0] == 0.0:
             break
-        zoom = (_COARSE / 2) * 4.0**round_
-        grids = [_fine_grid(w0, slope, wm, q, zoom) for _, w0, slope, wm in best]
-    score, w0, slope, wm = best[0]
-    return QuantizedLinearFit(int(w0), round(w0 * slope, 6), round(wm, 6), score)
+        found = []
+        for _, w0, wm, _ in best:
+            w0_grid = np.unique(np.clip(w0 + q * np.arange(-2, 3), q, None))
+            wm_grid = np.clip(wm * step ** np.linspace(-1, 1, _FINE), *WM_RANGE)
+            found += _search(observed, w0_grid, wm_grid, q)
+        best = sorted(set(best) | set(found))[:_KEEP]
+        step **= 2 / (_FINE - 1)
+    score, w0, wm, r = best[0]
+    return QuantizedLinearFit(w0, w0 * r, wm, score)
