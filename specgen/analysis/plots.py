@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
@@ -122,6 +123,7 @@ def widths_figure(
         label = f"fit w0={f.w0}, wa={f.wa:.1f}, wm={f.wm:.2f}, e_fit={f.e_fit:.3f}"
         ax.plot(blocks, f.widths(w.size), "--", color=color(i), linewidth=1, label=label)
     ax.set_yscale("log", base=2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(
         xlabel="block index",
         ylabel="width",
