@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specgen.analysis.bootstrap import DEFAULT_SAMPLES, Range, bootstrap_range
+from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, bootstrap_range
 from specgen.analysis.edf import DEFAULT_BINS, complexity_edges, edf, ks_2samp, normalized_weights
 from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
 from specgen.analysis.parameters import parameter_columns
@@ -110,7 +110,50 @@ def _rounded(x: float) -> float:
     return round(float(x), 6)
 
 
-def _fits(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
+def _check_options(sources: list[str], by: str, normalize: str | None) -> None:
+    if by not in BY:
+        raise SpecError(COMMAND, "--by", f"expected one of {', '.join(BY)}, got {shown(by)}")
+    if normalize is not None and normalize not in NORMALIZE:
+        expected = ", ".join(NORMALIZE)
+        raise SpecError(COMMAND, "--normalize", f"expected one of {expected}, got {shown(normalize)}")
+    for i, source in enumerate(sources):
+        if source in sources[:i]:
+            raise SpecError(source, ROOT, "given more than once; its results would count twice")
+
+
+def _ks_table(names: list[str], errors: list[np.ndarray], weights: list[np.ndarray] | None) -> list[dict]:
+    """KS statistic and p-value of every pair of groups, plain and (with weights) normalized."""
+    rows = []
+    for i, j in combinations(range(len(names)), 2):
+        plain = ks_2samp(errors[i], errors[j])
+        row = {"a": names[i], "b": names[j], "statistic": _rounded(plain.statistic), "pvalue": plain.pvalue}
+        if weights is not None:
+            norm = ks_2samp(errors[i], errors[j], weights[i], weights[j])
+            row |= {"normalized_statistic": _rounded(norm.statistic), "normalized_pvalue": norm.pvalue}
+        rows.append(row)
+    return rows
+
+
+def _ranges(
+    groups: list[Group], errors: list[np.ndarray], samples: int, seed: int
+) -> dict[str, tuple[list[np.ndarray], list[Range | None]]]:
+    """Parameter -> (its values in each group, each group's bootstrap range or None where it has none)."""
+    columns = parameter_columns([r for g in groups for r in g.results])
+    offsets = np.cumsum([0] + [len(g.results) for g in groups])
+    out = {}
+    for parameter, column in columns.items():
+        values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
+        found = []
+        for x, err in zip(values, errors, strict=True):
+            keep = np.isfinite(x)
+            found.append(
+                bootstrap_range(x[keep], err[keep], samples=samples, seed=seed) if keep.any() else None
+            )
+        out[parameter] = (values, found)
+    return out
+
+
+def _best_models(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
     """The best finished models of a group with the quantized linear fit of their per-block widths."""
     done = sorted((r for r in group.results if r.status == "done"), key=lambda r: (r.error, r.id))
     out = []
@@ -130,25 +173,13 @@ def build(
     samples: int = DEFAULT_SAMPLES,
 ) -> Report:
     """Load, compare and draw everything; nothing is written yet."""
-    if by not in BY:
-        raise SpecError(COMMAND, "--by", f"expected one of {', '.join(BY)}, got {shown(by)}")
-    if normalize is not None and normalize not in NORMALIZE:
-        raise SpecError(
-            COMMAND, "--normalize", f"expected one of {', '.join(NORMALIZE)}, got {shown(normalize)}"
-        )
-    seen = set()
-    for source in sources:
-        if source in seen:
-            raise SpecError(source, ROOT, "given more than once; its results would count twice")
-        seen.add(source)
+    _check_options(sources, by, normalize)
     from specgen.analysis import plots
 
     groups = group_results([r for s in sources for r in load_results(s)], by)
     names = [g.name for g in groups]
     errors = [g.errors for g in groups]
-    edfs = [edf(e) for e in errors]
-    report = Report({})
-    figures = {"edf": plots.edf_figure(names, edfs, errors, "error EDF")}
+    figures = {"edf": plots.edf_figure(names, [edf(e) for e in errors], errors, "error EDF")}
 
     weights = None
     if normalize:
@@ -159,54 +190,22 @@ def build(
         title = f"{normalize}-normalized error EDF ({bins} bins)"
         figures[f"edf-{normalize}"] = plots.edf_figure(names, normalized, errors, title)
 
-    ks = []
-    for i, j in combinations(range(len(groups)), 2):
-        plain = ks_2samp(errors[i], errors[j])
-        row = {"a": names[i], "b": names[j], "statistic": _rounded(plain.statistic), "pvalue": plain.pvalue}
-        if weights is not None:
-            norm = ks_2samp(errors[i], errors[j], weights[i], weights[j])
-            row |= {"normalized_statistic": _rounded(norm.statistic), "normalized_pvalue": norm.pvalue}
-        ks.append(row)
-
-    every = [r for g in groups for r in g.results]
-    columns = parameter_columns(every)
-    offsets = np.cumsum([0] + [len(g.results) for g in groups])
-    ranges: dict[str, dict[str, dict]] = {g.name: {} for g in groups}
-    for parameter, column in columns.items():
-        values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
-        found: list[Range | None] = []
-        for g, x, err in zip(groups, values, errors, strict=True):
-            keep = np.isfinite(x)
-            r = bootstrap_range(x[keep], err[keep], samples=samples, seed=seed) if keep.any() else None
-            found.append(r)
-            if r is not None:
-                ranges[g.name][parameter] = {k: _rounded(v) for k, v in vars(r).items()}
+    ranges = _ranges(groups, errors, samples, seed)
+    for parameter, (values, found) in ranges.items():
         figures[f"scatter-{parameter}"] = plots.scatter_figure(parameter, names, values, errors, found)
 
-    best: dict[str, list[dict]] = {}
-    for index, g in enumerate(groups, 1):
-        fits = _fits(g)
-        best[g.name] = [
-            {"id": r.id, "error": r.error, "fit": {k: _rounded(v) for k, v in vars(f).items()}}
-            for r, _, f in fits
-        ]
-        if fits:
-            figures[f"widths-{index}"] = plots.widths_figure(
-                g.name,
-                [r.id for r, _, _ in fits],
-                [r.error for r, _, _ in fits],
-                [w for _, w, _ in fits],
-                [f for _, _, f in fits],
-            )
+    best = [_best_models(g) for g in groups]
+    for index, (g, models) in enumerate(zip(groups, best, strict=True), 1):
+        if models:
+            ids, errs, widths, fits = zip(*((r.id, r.error, w, f) for r, w, f in models), strict=True)
+            figures[f"widths-{index}"] = plots.widths_figure(g.name, ids, errs, widths, fits)
 
-    for name, fig in figures.items():
-        report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
-    report.summary = {
+    summary = {
         "by": by,
-        "sources": [str(s) for s in sources],
+        "sources": list(sources),
         "normalize": normalize,
         "bins": bins if normalize else None,
-        "bootstrap": {"samples": samples, "fraction": 0.25, "seed": seed},
+        "bootstrap": {"samples": samples, "fraction": DEFAULT_FRACTION, "seed": seed},
         "diverged_error": DIVERGED_ERROR,
         "groups": [
             {
@@ -217,15 +216,25 @@ def build(
                 "min_error": _rounded(e.min()),
                 "mean_error": _rounded(e.mean()),
                 "median_error": _rounded(np.median(e)),
-                "ranges": ranges[g.name],
-                "best": best[g.name],
+                "ranges": {
+                    parameter: {k: _rounded(v) for k, v in vars(found[i]).items()}
+                    for parameter, (_, found) in ranges.items()
+                    if found[i] is not None
+                },
+                "best": [
+                    {"id": r.id, "error": r.error, "fit": {k: _rounded(v) for k, v in vars(f).items()}}
+                    for r, _, f in best[i]
+                ],
             }
-            for g, e in zip(groups, errors, strict=True)
+            for i, (g, e) in enumerate(zip(groups, errors, strict=True))
         ],
-        "ks": ks,
+        "ks": _ks_table(names, errors, weights),
         "plots": list(figures),
     }
-    report.files["summary.json"] = (json.dumps(report.summary, indent=2) + "\n").encode()
+    report = Report(summary)
+    for name, fig in figures.items():
+        report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
+    report.files["summary.json"] = (json.dumps(summary, indent=2) + "\n").encode()
     report.files["index.html"] = _html(report).encode()
     return report
 
