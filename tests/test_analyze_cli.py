@@ -10,62 +10,31 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from specgen import complexity
 from specgen.analysis.edf import ks_2samp
 from specgen.analysis.report import group_results
 from specgen.analysis.results import COLUMNS, load_results
 from specgen.cli import main
-from specgen.regnet import RegNetSpec
+from specgen.sampler import sample
+from specgen.spaces import load_space
 from specgen.sweep.store import SAMPLE_FIELDS, Store
 
 SIZE_PX = (720, 480)
 
 
 def _rows(space: str, n: int, seed: int, penalty: float) -> list[dict]:
-    """Sample lines as `specgen sample` writes them, plus a made-up error that is best near depth 10."""
+    """Sample lines as `specgen sample` writes them, plus a made-up error that is best near depth 20."""
     rng = np.random.default_rng(seed)
     rows = []
-    while len(rows) < n:
-        depth, w0 = int(rng.integers(4, 16)), 8 * int(rng.integers(2, 8))
-        wa, wm = round(float(rng.uniform(4, 24)), 1), round(float(rng.uniform(2.0, 2.8)), 3)
-        regnet = RegNetSpec(
-            name="x", depth=depth, w0=w0, wa=wa, wm=wm, group_width=8, resolution=32, num_classes=10
-        )
-        net = regnet.resolve()
-        if len(net.stages) != 4:
-            continue
-        digest = net.content_hash()
-        net = net.model_copy(update={"name": f"{space}-{digest[:12]}"})
-        cx = complexity.count(net)
-        error = 0.3 + penalty + 0.004 * abs(depth - 10) + float(rng.normal(0, 0.02))
-        rows.append(
-            {
-                "id": digest,
-                "space": space,
-                "seed": seed,
-                "index": len(rows),
-                "design": {
-                    "depth": depth,
-                    "w0": w0,
-                    "wa": wa,
-                    "wm": wm,
-                    "group_width": 8,
-                    "bottleneck_ratio": 1.0,
-                },
-                "resolution": 32,
-                "flops": cx.flops,
-                "params": cx.params,
-                "acts": cx.acts,
-                "spec": net.model_dump(mode="json"),
-                "status": "done",
-                "error": round(error, 4),
-            }
-        )
+    for s in sample(load_space(space), n, seed=seed, resolution=32, unique=True):
+        row = s.to_json()
+        depth = sum(stage["depth"] for stage in row["spec"]["stages"])
+        error = 0.3 + penalty + 0.004 * abs(depth - 20) + float(rng.normal(0, 0.02))
+        rows.append(row | {"status": "done", "error": round(min(error, 0.99), 4)})
     rows[1] |= {"status": "diverged", "error": None}
     return rows
 
 
-ROWS = _rows("regnetx", 24, 0, 0.0) + _rows("anynetx_e", 24, 1, 0.04)
+ROWS = _rows("regnetx", 24, 0, 0.0) + _rows("anynetx_a", 24, 1, 0.04)
 
 
 def _write_jsonl(path, rows):
@@ -123,9 +92,9 @@ def test_every_file_is_written_and_shown(report):
     summary = json.loads((folder / "summary.json").read_text())
     plots = summary["plots"]
     assert {"edf", "edf-flops", "widths-1", "widths-2"} <= set(plots)
-    assert {
-        f"scatter-{p}" for p in ["depth", "w1", "w2", "w3", "w4", "b", "g", "w0", "wa", "wm", "flops"]
-    } <= set(plots)
+    # AnyNetX_A draws b and g per stage: one plot per stage; RegNetX adds its w0, wa and wm.
+    parameters = ["depth", "w1", "w2", "w3", "w4", "b1", "b4", "g1", "g4", "w0", "wa", "wm", "flops"]
+    assert {f"scatter-{p}" for p in parameters} <= set(plots)
     expected = {"index.html", "summary.json"} | {f"{p}.{ext}" for p in plots for ext in ("png", "svg")}
     assert {p.name for p in folder.iterdir()} == expected
     html = (folder / "index.html").read_text()
@@ -147,21 +116,23 @@ def test_summary_and_printed_tables(report):
     folder, stdout = report
     summary = json.loads((folder / "summary.json").read_text())
     groups = {g["name"]: g for g in summary["groups"]}
-    assert list(groups) == ["anynetx_e", "regnetx"]
+    assert list(groups) == ["anynetx_a", "regnetx"]
     for name, g in groups.items():
         errors = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == name]
         assert (g["n"], g["diverged"], g["failed"]) == (24, 1, 0)
         assert g["mean_error"] == pytest.approx(np.mean(errors), abs=1e-6)  # diverged counted at 1.0
         assert g["min_error"] == pytest.approx(min(errors), abs=1e-6)
-        assert set(g["ranges"]) >= {"depth", "w0", "wa", "wm", "flops"}
+        drawn = {"w0", "wa", "wm"} if name == "regnetx" else {"b1", "b4", "g1", "g4"}
+        assert set(g["ranges"]) >= {"depth", "w1", "w4", "flops"} | drawn
+        assert name == "regnetx" or "w0" not in g["ranges"]
         assert g["ranges"]["depth"]["low"] <= g["ranges"]["depth"]["best"] <= g["ranges"]["depth"]["high"]
         assert len(g["best"]) == 3 and all(b["fit"]["e_fit"] >= 0 for b in g["best"])
     (ks,) = summary["ks"]
-    a = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "anynetx_e"]
+    a = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "anynetx_a"]
     b = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "regnetx"]
     assert ks["statistic"] == pytest.approx(ks_2samp(np.array(a), np.array(b)).statistic, abs=1e-6)
     assert "normalized_statistic" in ks
-    assert "anynetx_e  regnetx" in stdout and f"{ks['statistic']:.4f}" in stdout
+    assert "anynetx_a  regnetx" in stdout and f"{ks['statistic']:.4f}" in stdout
     assert f"wrote {folder}/index.html" in stdout
 
 
@@ -356,7 +327,7 @@ def _write_store(path, rows, finish=True):
 def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_path):
     folder, _ = report
     stores = []
-    for space in ("regnetx", "anynetx_e"):
+    for space in ("regnetx", "anynetx_a"):
         rows = [r for r in ROWS if r["space"] == space]
         assert len({r["id"] for r in rows}) == len(rows)
         stores.append(_write_store(tmp_path / f"{space}.db", rows))
