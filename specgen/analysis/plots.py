@@ -69,7 +69,9 @@ def _figure() -> tuple[Figure, Axes]:
 def edf_figure(names: Sequence[str], edfs: Sequence[EDF], errors: Sequence[np.ndarray], title: str) -> Figure:
     """The EDFs of the spaces together, each labelled with n, min and mean error."""
     fig, ax = _figure()
+    lo = min(float(e.errors[0]) for e in edfs)
     hi = max(float(e.errors[-1]) for e in edfs)
+    hi += 0.02 * (hi - lo) or 0.01  # past the largest error, so its last step up to 1 shows
     for i, (name, f, err) in enumerate(zip(names, edfs, errors, strict=True)):
         x, y = f.steps()
         label = f"{_label(name)} (n={f.n}, min {100 * err.min():.1f}%, mean {100 * err.mean():.1f}%)"
