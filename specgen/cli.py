@@ -326,17 +326,22 @@ def sweep_run(
     """Sample SPACE and train every sample into --store; rerun the same command to resume."""
     from pathlib import Path
 
-    from specgen.sweep.driver import Sweep, parse_band, run_sweep
+    from specgen.constraints import parse_band
+    from specgen.sweep.driver import Sweep, run_sweep
     from specgen.sweep.worker import Job
     from specgen.train.schedule import Schedule
 
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
     job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=str(Path(cache).resolve()))
-    plan = Sweep(space, n, job, parse_band(flops, "--flops") if flops else None)
+    band = parse_band(flops, "flops") if flops else None
+    plan = Sweep(space, n, job, (band.min, band.max) if band else None)
 
     def make_executor():
         if executor == "ray":
-            from specgen.sweep.ray_executor import RayExecutor
+            try:
+                from specgen.sweep.ray_executor import RayExecutor
+            except ImportError:
+                raise SpecError("--executor", "ray", "needs Ray: pip install 'specgen[ray]'") from None
 
             return RayExecutor(job, address, gpus_per_run, workers)
         if workers and workers > 1:

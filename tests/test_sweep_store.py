@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from specgen.cli import main
 from specgen.errors import SpecError
-from specgen.sweep.driver import parse_band
 from specgen.sweep.store import SAMPLE_FIELDS, Store, read_results
 from specgen.testing import space_samples
 
@@ -120,15 +119,6 @@ def test_export_refuses_other_formats(store, tmp_path):
     assert result.stderr.strip() == expected
 
 
-def test_flops_bands_read_with_units():
-    assert parse_band("360M:400M", "--flops") == (360_000_000, 400_000_000)
-    assert parse_band("1e6:2.5e6", "--flops") == (1_000_000, 2_500_000)
-    assert parse_band("200k:600K", "--flops") == (200_000, 600_000)
-    for bad in ("400M", "2M:1M", "a:b", "1:2:3", "-1:5"):
-        with pytest.raises(SpecError, match="--flops"):
-            parse_band(bad, "--flops")
-
-
 def test_results_are_plain_json(store, tmp_path):
     store.add([sample_line(0)])
     store.claim(f"{0:064x}")
@@ -162,3 +152,14 @@ def test_a_finished_sample_reads_back_as_its_sample_line_plus_results(drawn, sta
         (row,) = read_results(Path(folder) / "sweep.db")
     assert {k: row[k] for k in line} == line and list(row)[: len(line)] == list(line)
     assert (row["status"], row["error"], row["best_error"]) == (status, error, error)
+
+
+def test_one_driver_per_store(store):
+    """A second writer (another sweep on the same file) is refused until the first closes."""
+    with pytest.raises(SpecError) as err:
+        Store.create(store.path)
+    expected = "in use by another running sweep; wait for it to finish or stop it"
+    assert str(err.value) == f"{store.path}: $: {expected}"
+    assert read_results(store.path) == []  # readers are not locked out
+    store.close()
+    Store.create(store.path).close()

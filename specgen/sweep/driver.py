@@ -8,30 +8,13 @@ with different settings rather than mixing two sweeps.
 
 from __future__ import annotations
 
-import math
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from specgen.errors import ROOT, SpecError
+from specgen.errors import SpecError
 from specgen.sweep.store import FINISHED, Store
 from specgen.sweep.worker import Job
-
-_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*([kKMG]?)\s*$")
-_UNITS = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
-
-
-def parse_band(text: str, option: str) -> tuple[int, int]:
-    """'LO:HI' (plain numbers, or with a k/M/G suffix: '360M:400M') to a (lo, hi) pair of integers."""
-    parts = text.split(":")
-    matches = [_AMOUNT.match(p) for p in parts]
-    if len(parts) != 2 or not all(matches):
-        raise SpecError(option, ROOT, f"expected LO:HI such as 360M:400M or 1e6:2e6, got {text!r}")
-    lo, hi = (float(m.group(1)) * _UNITS[m.group(2)] for m in matches)
-    if not (math.isfinite(hi) and lo <= hi):
-        raise SpecError(option, ROOT, f"expected LO <= HI, got {text!r}")
-    return math.ceil(lo), math.floor(hi)
 
 
 @dataclass(frozen=True)
@@ -41,7 +24,8 @@ class Sweep:
     space: str
     n: int
     job: Job
-    flops: tuple[int, int] | None = None
+    flops: tuple[float | None, float | None] | None = None
+    """(min, max) flops at the training resolution; either end may be open."""
 
     def settings(self) -> dict:
         job = self.job

@@ -10,7 +10,9 @@ This module needs no torch: analysis reads stores through `read_results`.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -69,6 +71,7 @@ class Store:
 
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path, self.db = path, db
+        self._writer: int | None = None
 
     @classmethod
     def create(cls, path: str | Path) -> Store:
@@ -82,9 +85,29 @@ class Store:
         try:
             store.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError:
+            store.close()
             raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
+        store._lock_for_writing()
         store._check_format()
         return store
+
+    def _lock_for_writing(self) -> None:
+        """One driver per store: a second sweep on the same file would train the same runs twice.
+
+        An flock on the database file, held until close (or the process's death, so a
+        killed sweep never leaves a stale lock); SQLite's own locks are fcntl locks and
+        do not interfere.
+        """
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            self.db.close()
+            raise SpecError(
+                str(self.path), ROOT, "in use by another running sweep; wait for it to finish or stop it"
+            ) from None
+        self._writer = fd
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -98,6 +121,9 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._writer is not None:
+            os.close(self._writer)
+            self._writer = None
 
     def _check_format(self) -> None:
         try:
