@@ -14,69 +14,33 @@ import onnxruntime as ort
 import pytest
 import torch
 from hypothesis import given, settings
-from pycls.models.anynet import AnyNet
 from pydantic import ValidationError
 
 from specgen import complexity
-from specgen.emit.load import load_network_class
 from specgen.emit.onnx import MIN_OPSET, build_onnx, onnx_bytes, render
-from specgen.emit.python import class_name, render_module
 from specgen.errors import SpecError
 from specgen.spec import NetworkSpec, Stage, se_width
 from specgen.specfile import load_spec
 from specgen.testing import names, network_specs
+from tests import oracles
 from tests.conftest import ROOT, SPECS
+from tests.oracles import emitted_class, randomized
 
 TOLERANCE = 1e-4
 ZOO = sorted(SPECS.glob("*.json"))
 ZOO_RESOLUTION = 32  # parameters do not depend on it; small keeps the big models cheap to run
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These networks are tiny: one thread runs them fastest, and does not stall on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-def randomized(module: torch.nn.Module) -> torch.nn.Module:
-    """In eval mode, with every BN (running stats too), bias and linear layer random, so each one matters."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.1)
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
-                m.bias.normal_(0.0, 0.1)
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.normal_(0.0, m.in_features**-0.5)
-                m.bias.normal_(0.0, 0.1)
-    return module.eval()
-
-
 def pycls_anynet(net: NetworkSpec, seed: int = 0) -> torch.nn.Module:
     """pycls 0.1.1's AnyNet for the same network (its stem takes 3 channels), randomized."""
     torch.manual_seed(seed)
-    model = AnyNet(
-        stem_type="simple_stem_in",
-        stem_w=net.stem_width,
-        block_type="res_bottleneck_block",
-        ds=net.depths,
-        ws=net.widths,
-        ss=[s.stride for s in net.stages],
-        bms=[1 / b for b in net.bottleneck_ratios],
-        gws=net.group_widths,
-        se_r=net.se_ratio or None,
-        nc=net.num_classes,
-    )
-    return randomized(model)
+    return randomized(oracles.pycls_anynet(net), torch.Generator().manual_seed(seed))
 
 
 def with_rgb_input(net: NetworkSpec) -> NetworkSpec:
@@ -375,10 +339,8 @@ def test_unexpected_or_non_numeric_tensor_is_named():
 
 def emitted_module(net: NetworkSpec, folder: Path) -> torch.nn.Module:
     """The emitted .py, written to `folder` and imported from there as a user would, randomized."""
-    path = folder / f"{net.name}.py"
-    path.write_text(render_module(net), encoding="utf-8")
     torch.manual_seed(0)
-    return randomized(load_network_class(path, class_name(net))())
+    return randomized(emitted_class(net, folder)())
 
 
 @settings(max_examples=25)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from pycls.models.anynet import AnyNet
 
 from specgen import complexity
 from specgen.emit.load import load_network_class
@@ -20,6 +18,7 @@ from specgen.specfile import load_spec
 from specgen.testing import network_specs
 
 from .conftest import ROOT, SPECS
+from .oracles import emitted_class, pycls_anynet
 
 ZOO = sorted(SPECS.glob("*.json"))
 GENERATED = ROOT / "generated"
@@ -30,32 +29,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-def emitted_class(net: NetworkSpec, folder: Path) -> type:
-    path = folder / f"{net.name}.py"
-    path.write_text(render_module(net), encoding="utf-8")
-    return load_network_class(path, class_name(net))
-
-
-def pycls_model(net: NetworkSpec, device: str = "cpu") -> torch.nn.Module:
-    """pycls 0.1.1's AnyNet of the same network; its stem hard-codes 3 channels, so other inputs get ours."""
-    with torch.device(device):
-        model = AnyNet(
-            stem_type="simple_stem_in",
-            stem_w=net.stem_width,
-            block_type="res_bottleneck_block",
-            ds=net.depths,
-            ws=net.widths,
-            ss=[s.stride for s in net.stages],
-            bms=[1 / b for b in net.bottleneck_ratios],
-            gws=net.group_widths,
-            se_r=net.se_ratio or None,
-            nc=net.num_classes,
-        )
-        if net.in_channels != 3:
-            model.stem.conv = torch.nn.Conv2d(net.in_channels, net.stem_width, 3, 2, 1, bias=False)
-    return model
 
 
 def randomize_bn(model: torch.nn.Module, seed: int = 1) -> None:
@@ -101,7 +74,7 @@ def test_zoo_module_is_pycls_anynet(path):
     ours = load_network_class(GENERATED / f"{net.name}.py", class_name(net))()
     assert n_params(ours) == complexity.count(net).params
     randomize_bn(ours)
-    reference = pycls_model(net, device="meta")  # built without memory, then given our tensors
+    reference = pycls_anynet(net, device="meta")  # built without memory, then given our tensors
     reference.load_state_dict(ours.state_dict(), strict=True, assign=True)
     same_outputs(ours, reference, net, resolution=32)
 
@@ -116,7 +89,7 @@ def test_drawn_networks_are_pycls_anynet(net, tmp_path):
     ours = emitted_class(net, tmp_path)()
     assert n_params(ours) == complexity.count(net).params
     torch.manual_seed(0)
-    reference = pycls_model(net)
+    reference = pycls_anynet(net)
     if net.in_channels == 3:  # same construction order and init: the same seed gives the same weights
         theirs = reference.state_dict()
         assert list(theirs) == list(ours.state_dict())
@@ -193,7 +166,7 @@ def test_every_variant_builds_pycls_anynet(net, tmp_path):
     bns = [m for m in ours.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert bns and all(m.eps == 1e-5 and m.momentum == 0.1 for m in bns)
     torch.manual_seed(0)
-    reference = pycls_model(net)
+    reference = pycls_anynet(net)
     assert all(torch.equal(t, ours.state_dict()[k]) for k, t in reference.state_dict().items())
     same_outputs(ours, reference, net, 32)
 

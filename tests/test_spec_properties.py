@@ -12,6 +12,8 @@ from specgen.spec import NetworkSpec, Stage
 from specgen.specfile import dump_spec, parse_json, validate_spec
 from specgen.testing import network_specs, regnet_specs
 
+from .oracles import pycls_complexity
+
 
 @given(regnet_specs())
 def test_resolved_regnet_is_buildable_and_ordered(spec):
@@ -114,33 +116,13 @@ def test_vectorized_count_equals_scalar_count(nets, resolution):
         assert (batch.flops[row], batch.params[row], batch.acts[row]) == (cx.flops, cx.params, cx.acts)
 
 
-def _pycls_complexity(net: NetworkSpec, resolution: int) -> dict:
-    from pycls.models.anynet import AnyNet
-
-    cx = {"h": resolution, "w": resolution, "flops": 0, "params": 0, "acts": 0}
-    kwargs = {
-        "stem_type": "simple_stem_in",
-        "stem_w": net.stem_width,
-        "block_type": "res_bottleneck_block",
-        "ds": net.depths,
-        "ws": net.widths,
-        "ss": [s.stride for s in net.stages],
-        "bms": [1.0 / b for b in net.bottleneck_ratios],
-        "gws": net.group_widths,
-        "se_r": net.se_ratio or None,
-        "nc": net.num_classes,
-    }
-    out = AnyNet.complexity(cx, **kwargs)
-    return {k: out[k] for k in ("flops", "params", "acts")}
-
-
 @given(network_specs(bottleneck_ratios=(1.0,), resolutions=(7, 32, 224)), st.sampled_from([None, 56, 97]))
 def test_complexity_agrees_with_pycls_counter(net, resolution):
     """pycls 0.1.1 counts its stem with 3 input channels: compare networks that have 3."""
     net = net.model_copy(update={"in_channels": 3})
     res = net.resolution if resolution is None else resolution
     cx = complexity.count(net, resolution)
-    assert {"flops": cx.flops, "params": cx.params, "acts": cx.acts} == _pycls_complexity(net, res)
+    assert {"flops": cx.flops, "params": cx.params, "acts": cx.acts} == pycls_complexity(net, res)
 
 
 def test_regnet_spec_from_file_resolves_like_the_model():

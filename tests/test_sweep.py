@@ -25,13 +25,8 @@ SWEEP = ["anynetx_e", "--n", str(N), "--flops", "200K:600K", "--epochs", "1", "-
 SWEEP += ["--resolution", "16", "--batch-size", "64", "--lr", "0.4", "--device", "cpu", "--seed", "3"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread, as each Ray task has: runs are then bit-identical across executors."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One intra-op thread, as each Ray task has: runs are then bit-identical across executors.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sweep(*args: str) -> dict:

@@ -32,13 +32,7 @@ TINY = NetworkSpec(
 DIGITS_SCHEDULE = Schedule(epochs=5, batch_size=32, lr=0.5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: tiny networks gain nothing from more, and a busy machine loses a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

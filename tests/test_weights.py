@@ -8,16 +8,14 @@ import pytest
 import timm
 import torch
 import torchvision.models as tvm
-from pycls.models.anynet import AnyNet
 
-from specgen.emit.load import load_network_class
-from specgen.emit.python import class_name, render_module
 from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
 from specgen.spec import NetworkSpec
 
 from .conftest import SPECS
+from .oracles import emitted_class, pycls_anynet, randomized
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,22 +26,7 @@ def _net(slug: str, rounding: str = "pycls") -> NetworkSpec:
 
 
 def _emitted(net: NetworkSpec, tmp_path) -> torch.nn.Module:
-    path = tmp_path / f"{net.name}.py"
-    path.write_text(render_module(net))
-    return load_network_class(path, class_name(net))().eval()
-
-
-def _randomized_bn(model: torch.nn.Module) -> torch.nn.Module:
-    """BN stats and affine random, so eval outputs depend on every tensor that is renamed."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=g) - 0.5)
-                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.2 - 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-    return model.eval()
+    return emitted_class(net, tmp_path)().eval()
 
 
 def _agree(ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
@@ -63,7 +46,7 @@ def _agree(ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
 def test_torchvision_weights(slug, builder, tmp_path):
     """`rounding: torchvision` specs; regnet_x_400mf and regnet_y_800mf differ from pycls's widths."""
     torch.manual_seed(0)
-    theirs = _randomized_bn(getattr(tvm, builder)(weights=None))
+    theirs = randomized(getattr(tvm, builder)(weights=None))
     assert layout(theirs.state_dict()) == "torchvision"
     net = _net(slug, "torchvision")
     ours = _emitted(net, tmp_path)
@@ -76,7 +59,7 @@ def test_torchvision_weights(slug, builder, tmp_path):
 )
 def test_timm_weights(slug, builder, tmp_path):
     torch.manual_seed(0)
-    theirs = _randomized_bn(timm.create_model(builder, pretrained=False))
+    theirs = randomized(timm.create_model(builder, pretrained=False))
     assert layout(theirs.state_dict()) == "timm"
     net = _net(slug)
     ours = _emitted(net, tmp_path)
@@ -87,20 +70,7 @@ def test_timm_weights(slug, builder, tmp_path):
 def test_pycls_checkpoint_loads_as_it_is(tmp_path):
     """pycls's `model_state` needs no renaming: it loads with load_state_dict directly, and back."""
     net = _net("regnety_200mf")
-    theirs = _randomized_bn(
-        AnyNet(
-            stem_type="simple_stem_in",
-            stem_w=net.stem_width,
-            block_type="res_bottleneck_block",
-            ds=net.depths,
-            ws=net.widths,
-            ss=[s.stride for s in net.stages],
-            bms=[1 / b for b in net.bottleneck_ratios],
-            gws=net.group_widths,
-            se_r=net.se_ratio,
-            nc=net.num_classes,
-        )
-    )
+    theirs = randomized(pycls_anynet(net))
     checkpoint = {"epoch": 100, "model_state": theirs.state_dict(), "optimizer_state": {}}
     torch.save(checkpoint, tmp_path / "model.pyth")
     ours = _emitted(net, tmp_path)
