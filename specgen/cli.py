@@ -1,6 +1,7 @@
 """The `specgen` command line. It calls the library; the library never imports it.
 
-Commands that need no tensors (validate, describe, schema) never import torch.
+Commands that need no tensors (validate, describe, schema, sample, spaces, analyze, and
+emit --format py) never import torch: each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
