@@ -59,3 +59,35 @@ def test_every_shipped_torchvision_regnet_is_reproduced(slug):
     net = _spec(slug, "torchvision").resolve()
     assert complexity.count(net).params == sum(p.numel() for p in model.parameters())
     assert [(s.width, s.depth) for s in net.stages] == _stages_of(model)
+
+
+# RegNetY-128GF is not in the paper's zoo table; its parameters are those torchvision builds it from.
+REGNETY_128GF = {"depth": 27, "w0": 456, "wa": 160.83, "wm": 2.52, "group_width": 264, "se_ratio": 0.25}
+PUBLISHED = [
+    (name, weights)
+    for name in sorted(n for n in dir(tvm) if n.startswith("RegNet_") and n.endswith("_Weights"))
+    for weights in getattr(tvm, name)
+]
+
+
+def _torchvision_spec(weights_class: str) -> RegNetSpec:
+    """RegNet_Y_8GF_Weights -> our regnety_8_0gf spec with torchvision rounding."""
+    family, size = weights_class.removeprefix("RegNet_").removesuffix("_Weights").split("_", 1)
+    if size == "128GF":
+        data = {"kind": "regnet", "name": "regnety_128gf", "rounding": "torchvision", **REGNETY_128GF}
+        return RegNetSpec.model_validate(data)
+    slug = f"regnet{family.lower()}_{size.lower()}".replace("_8gf", "_8_0gf")
+    return _spec(slug, "torchvision")
+
+
+@pytest.mark.parametrize(("name", "weights"), PUBLISHED, ids=[f"{n}.{w.name}" for n, w in PUBLISHED])
+def test_published_torchvision_figures(name, weights):
+    """torchvision's published metadata (no download): params exactly, GFLOPs at the crop size to 3 places.
+
+    Up to RegNetY-128GF (644,812,894 params, 374.57 GF at 384 px): the bounds admit it.
+    """
+    net = _torchvision_spec(name).resolve()
+    crop = weights.transforms.keywords["crop_size"]
+    cx = complexity.count(net, crop)
+    assert cx.params == weights.meta["num_params"]
+    assert round(cx.flops / 1e9, 3) == weights.meta["_ops"]
