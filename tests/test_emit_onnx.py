@@ -260,7 +260,8 @@ def test_unvalidated_values_never_reach_the_text(field: str):
 
 _DIGEST = """
 import hashlib, numpy as np
-from specgen.emit.onnx import build_onnx, onnx_bytes, parameter_shapes
+from specgen.emit.layout import parameter_shapes
+from specgen.emit.onnx import build_onnx, onnx_bytes
 from specgen.specfile import load_spec
 net = load_spec({spec!r}).resolve()
 rng = np.random.default_rng(0)

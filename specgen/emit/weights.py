@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from specgen.emit.onnx import parameter_shapes
+from specgen.emit.layout import parameter_shapes
 from specgen.errors import ROOT, SpecError
 from specgen.spec import NetworkSpec
 
