@@ -1,0 +1,38 @@
+"""The shared trainer's GPU path (bf16 autocast, channels_last, cudnn benchmark, data on the device).
+
+Skipped without CUDA; on a lent GPU machine run it with `python -m pytest tests/test_train_gpu.py`,
+then `python bench/gpu_trainer.py` for the throughput figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from specgen.train.crosscheck import AGREEMENT
+from specgen.train.data import load_data
+from specgen.train.trainer import Trainer
+
+from .test_train import DIGITS_SCHEDULE, TINY
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def gpu_trainer(tmp_path_factory):
+    return Trainer(load_data("digits", 16), torch.device("cuda"), tmp_path_factory.mktemp("cache"))
+
+
+def test_data_lives_on_the_device_in_channels_last(gpu_trainer):
+    assert gpu_trainer.resident and gpu_trainer.train_x.is_cuda and gpu_trainer.test_x.is_cuda
+    assert torch.backends.cudnn.benchmark
+    model = gpu_trainer.build(TINY.model_copy(update={"in_channels": 1, "num_classes": 10}), seed=0)
+    weight = model.stem.conv.weight
+    assert weight.is_cuda and weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_small_network_learns_digits_on_the_gpu_and_onnx_agrees(gpu_trainer):
+    result = gpu_trainer.train(TINY, DIGITS_SCHEDULE, seed=0)
+    assert result.status == "done" and result.device.startswith("cuda")
+    assert result.error < 0.15, result.error  # chance: 0.90
+    assert abs(result.onnx_error - result.error) <= AGREEMENT
