@@ -125,7 +125,7 @@ class FloatDomain(_Domain):
         last = math.floor(self.max / self.quantum + 1e-9)
         k = np.arange(first, max(first, last + 1), dtype=np.int64)
         inverse = 1 / self.quantum
-        if abs(inverse - round(inverse)) < 1e-9:
+        if round(inverse) >= 1 and abs(inverse - round(inverse)) < 1e-9:
             # k / 10 is the float nearest to the decimal k·0.1; k * 0.1 may not be.
             return k / round(inverse)
         return k * self.quantum
@@ -298,7 +298,20 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
     )
     if grid_size > MAX_DOMAIN_VALUES:
         raise SpecError(source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {grid_size:,.0f}")
-    grid = domain.grid()
+    bounds = {
+        "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
+        "width": (1, limits.MAX_WIDTH),
+        "group_width": (1, limits.MAX_GROUP_WIDTH),
+        "bottleneck_ratio": (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO),
+        "w0": (1, limits.MAX_W0),
+        "wa": (0, limits.MAX_WA),
+        "wm": (1 + 1e-9, limits.MAX_WM),
+    }[name]
+    expected = f"expected values in [{bounds[0]:g}, {bounds[1]:g}]"
+    try:
+        grid = domain.grid()
+    except OverflowError:  # values far beyond any bound (past int64, or min / quantum past a float)
+        raise SpecError(source, path, f"{expected}, got values too large to represent") from None
     if len(grid) == 0:
         raise SpecError(source, path, domain.describe_empty())
     if len(np.unique(grid)) != len(grid):
@@ -310,19 +323,8 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
     if domain.distribution == "log_uniform" and grid[0] <= 0:
         raise SpecError(source, f"{path}.distribution", f"log_uniform needs min > 0, got {grid[0]:g}")
     lo, hi = float(grid[0]), float(grid[-1])
-    bounds = {
-        "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
-        "width": (1, limits.MAX_WIDTH),
-        "group_width": (1, limits.MAX_GROUP_WIDTH),
-        "bottleneck_ratio": (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO),
-        "w0": (1, limits.MAX_W0),
-        "wa": (0, limits.MAX_WA),
-        "wm": (1 + 1e-9, limits.MAX_WM),
-    }[name]
     if lo < bounds[0] or hi > bounds[1]:
-        raise SpecError(
-            source, path, f"expected values in [{bounds[0]:g}, {bounds[1]:g}], got {lo:g}..{hi:g}"
-        )
+        raise SpecError(source, path, f"{expected}, got {lo:g}..{hi:g}")
 
 
 def _check_constraints(space: DesignSpace, source: str) -> None:
