@@ -192,3 +192,17 @@ def test_a_network_that_fails_to_train_is_recorded_not_raised(tmp_path):
     assert failed["status"] == "failed" and "ValidationError" in failed["message"]
     invalid = train_task(Job("cifar10:nowhere", 16), {"kind": "anynet"})
     assert invalid == {"status": "invalid", "spec_error": ["nowhere", "$", invalid["spec_error"][2]]}
+
+
+def test_an_executor_that_refuses_leaves_no_store(tmp_path):
+    from specgen.errors import ROOT, SpecError
+    from specgen.sweep.driver import Sweep, run_sweep
+    from specgen.sweep.worker import Job
+
+    def no_gpu():
+        raise SpecError("--gpus-per-run", ROOT, "the Ray cluster has no GPU for 1 per run")
+
+    plan = Sweep("anynetx_e", 2, Job("digits", 16), (200_000, 600_000))
+    with pytest.raises(SpecError, match="no GPU"):
+        run_sweep(plan, tmp_path / "sweep.db", no_gpu, progress=False)
+    assert not list(tmp_path.iterdir())

@@ -67,26 +67,27 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     store = Store.create(store_path)
     try:
         store.bind(sweep.settings())
+    except BaseException:
+        store.close()
+        raise
+    executor = None
+    try:
         if not store.counts():
             store.add(samples or sweep.samples())
         todo = store.todo()
         total = sum(store.counts().values())
         executor = make_executor()
-    except BaseException:
-        store.close()
-        raise
-    done = total - len(todo)
-    bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=sys.stderr, disable=not progress)
-    queue = iter(todo)
+        done = total - len(todo)
+        bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=sys.stderr, disable=not progress)
+        queue = iter(todo)
 
-    def start_next() -> bool:
-        item = next(queue, None)
-        if item is not None:
-            store.claim(item[0])
-            executor.submit(*item)
-        return item is not None
+        def start_next() -> bool:
+            item = next(queue, None)
+            if item is not None:
+                store.claim(item[0])
+                executor.submit(*item)
+            return item is not None
 
-    try:
         in_flight = 0
         while in_flight < executor.slots and start_next():
             in_flight += 1
@@ -104,8 +105,8 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
         bar.close()
         return store.counts()
     except SpecError:
-        # Bad input only the workers could see (unreadable images, a batch larger than the data):
-        # a store with nothing finished yet is not kept bound to these settings.
+        # Bad input only the executor or its workers could see (no GPU for Ray, unreadable images,
+        # a batch larger than the data): a store with nothing finished yet is not kept bound to it.
         if not any(store.counts().get(status) for status in FINISHED):
             store.clear()
             if created:
@@ -113,5 +114,6 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
                 store.delete()
         raise
     finally:
-        executor.close()
+        if executor is not None:
+            executor.close()
         store.close()
