@@ -292,7 +292,8 @@ def test_bad_options_and_folders_get_one_line(tmp_path):
 
 
 def test_an_earlier_report_is_replaced_whole_and_names_are_shown_as_text(tmp_path):
-    odd = str(_write_jsonl(tmp_path / "a$b<i>.jsonl", ROWS[:6]))
+    odd_ids = [{**r, "id": "$\\foo$" + r["id"]} for r in ROWS[:6]]  # math text, were it not escaped
+    odd = str(_write_jsonl(tmp_path / "a$b<i>.jsonl", odd_ids))
     plain = str(_write_jsonl(tmp_path / "plain.jsonl", ROWS[24:30]))
     out = tmp_path / "report"
     out.mkdir()

@@ -121,7 +121,8 @@ def widths_figure(
     fig, ax = _figure()
     for i, (model, err, w, f) in enumerate(zip(ids, errors, widths, fits, strict=True)):
         blocks = np.arange(w.size)
-        ax.plot(blocks, w, "o-", color=color(i), markersize=3, label=f"{model[:12]} (error {100 * err:.1f}%)")
+        shown = f"{_label(model[:12])} (error {100 * err:.1f}%)"
+        ax.plot(blocks, w, "o-", color=color(i), markersize=3, label=shown)
         label = f"fit w0={f.w0}, wa={f.wa:.1f}, wm={f.wm:.2f}, e_fit={f.e_fit:.3f}"
         ax.plot(blocks, f.widths(w.size), "--", color=color(i), linewidth=1, label=label)
     ax.set_yscale("log", base=2)
