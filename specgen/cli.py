@@ -86,6 +86,27 @@ def _bands(flops: str | None, params: str | None, acts: str | None, resolution: 
     return [parse_band(text, name, resolution) for name, text in given if text is not None]
 
 
+def _check_output(output: str) -> None:
+    """Refuse an output file whose folder is missing before any work is done."""
+    from pathlib import Path
+
+    from specgen.errors import ROOT
+
+    if not Path(output).resolve().parent.is_dir():
+        raise SpecError(output, ROOT, "expected a file in an existing folder")
+
+
+def _write_output(output: str, data: str | bytes) -> None:
+    """Write a command's output file atomically; a file system refusal is one line, not a traceback."""
+    from specgen.atomic import write_atomic
+    from specgen.errors import ROOT
+
+    try:
+        write_atomic(output, data)
+    except OSError as e:
+        raise SpecError(output, ROOT, f"cannot write: {e.strerror}") from None
+
+
 _BAND_HELP = "Keep only {} in LO:HI, e.g. 360M:400M (K, M, G suffixes; either end may be empty)."
 
 
@@ -103,15 +124,11 @@ _BAND_HELP = "Keep only {} in LO:HI, e.g. 360M:400M (K, M, G suffixes; either en
 @click.option("--unique", is_flag=True, help="Skip networks already drawn (same content hash).")
 def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> None:
     """Draw N networks from a design space (a built-in name or a JSON file), one JSON line each."""
-    from pathlib import Path
-
-    from specgen.atomic import write_atomic
-    from specgen.errors import ROOT
     from specgen.sampler import sample as draw
     from specgen.spaces import load_space
 
-    if output is not None and not Path(output).resolve().parent.is_dir():
-        raise SpecError(output, ROOT, "expected a file in an existing folder")
+    if output is not None:
+        _check_output(output)
     design_space = load_space(space)
     bands = {b.name: (b.min, b.max) for b in _bands(flops, params, acts, resolution)}
     samples = draw(design_space, n, seed=seed, resolution=resolution, unique=unique, **bands)
@@ -119,7 +136,7 @@ def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> N
     if output is None:
         click.echo(text, nl=False)
         return
-    write_atomic(output, text)
+    _write_output(output, text)
     click.echo(f"wrote {len(samples)} samples of {design_space.name} to {output}", err=True)
 
 
@@ -193,16 +210,16 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 
     import torch
 
-    from specgen.atomic import write_atomic
     from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
     from specgen.specfile import load_spec
 
+    _check_output(output)
     net = load_spec(spec).resolve()
     data = load_checkpoint(checkpoint)
     state = to_pycls_layout(data, net, checkpoint)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    write_atomic(output, buffer.getvalue())
+    _write_output(output, buffer.getvalue())
     click.echo(f"{output}: {len(state)} tensors from a {layout(data.get('model_state', data))} layout")
 
 

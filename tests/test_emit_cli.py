@@ -150,6 +150,9 @@ def test_weights_option_and_convert_command(tmp_path):
     code, out, err = run("convert", str(tmp_path / "tv.pt"), str(spec), "-o", str(tmp_path / "ours.pt"))
     assert code == 0, err
     assert out == f"{tmp_path / 'ours.pt'}: 384 tensors from a torchvision layout\n"
+    missing = tmp_path / "no" / "ours.pt"
+    code, _, err = run("convert", str(tmp_path / "tv.pt"), str(spec), "-o", str(missing))
+    assert (code, err) == (2, f"{missing}: $: expected a file in an existing folder\n")
     net = load_spec(spec).resolve()
     module = load_network_class(tmp_path / "regnety_400mf.py", class_name(net))().eval()
     module.load_state_dict(torch.load(tmp_path / "ours.pt"), strict=True)
