@@ -11,9 +11,9 @@ from pathlib import Path
 from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, table
-from specgen.sweep.store import EXTRA_FIELDS, RESULT_FIELDS, SAMPLE_FIELDS, Store
+from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, Store, read_results
 
-STATUSES = ("pending", "running", "done", "diverged", "failed")
+STATUSES = ("pending", "running", *FINISHED)
 BEST_SHOWN = 5
 
 
@@ -88,11 +88,7 @@ def export(path: str | Path, out: str | Path) -> int:
         raise SpecError(str(out), ROOT, "expected a file name ending in .jsonl or .csv")
     if not out.parent.is_dir():
         raise SpecError(str(out), ROOT, "the output folder does not exist")
-    store = Store.open(path)
-    try:
-        runs = store.results()
-    finally:
-        store.close()
+    runs = read_results(path)
     if out.suffix == ".jsonl":
         text = "".join(json.dumps(r) + "\n" for r in runs)
     else:

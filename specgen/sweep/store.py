@@ -259,12 +259,11 @@ class Store:
         rows = self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
         return dict(rows)
 
-    def results(self, finished_only: bool = True) -> list[dict]:
-        """Runs as dicts: the sample's fields, then the result's, then the bookkeeping."""
+    def results(self) -> list[dict]:
+        """Finished runs as dicts: the sample's fields, then the result's, then the bookkeeping."""
         columns = [f'"{c}"' for c in SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS]
-        where = f"WHERE status IN {FINISHED}" if finished_only else ""
         rows = self.db.execute(
-            f'SELECT {", ".join(columns)} FROM runs {where} ORDER BY "index", id'
+            f'SELECT {", ".join(columns)} FROM runs WHERE status IN {FINISHED} ORDER BY "index", id'
         ).fetchall()
         out = []
         for row in rows:
