@@ -6,9 +6,14 @@ other layouts are checked against them; neither needs onnx or torch here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from specgen.errors import SpecError
 from specgen.spec import NetworkSpec, se_width
+
+BN_COUNTER = ".num_batches_tracked"
+"""BN's batch counter: in every torch state dict, never in the graph; ignored."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,21 @@ def parameter_shapes(net: NetworkSpec) -> dict[str, tuple[int, ...]]:
         shapes |= _conv(f"{f}.c", b.w_b, b.w_out) | _bn(f"{f}.c_bn", b.w_out)
     width = net.stages[-1].width
     return shapes | {"head.fc.weight": (net.num_classes, width), "head.fc.bias": (net.num_classes,)}
+
+
+def check_state_dict(net: NetworkSpec, state_dict: Mapping, source: str) -> dict[str, tuple[int, ...]]:
+    """The expected shapes, once `state_dict` (tensors or arrays under pycls's names) holds exactly
+    those tensors, BN counters aside; otherwise a SpecError naming the key (`source`: where from)."""
+    shapes = parameter_shapes(net)
+    for key in state_dict:
+        if key not in shapes and not str(key).endswith(BN_COUNTER):
+            raise SpecError(source, key, f"unexpected tensor: network {net.name} has no such parameter")
+    for key, shape in shapes.items():
+        if key not in state_dict:
+            raise SpecError(source, key, f"required tensor of shape {list(shape)} is missing")
+        value = state_dict[key]
+        if not hasattr(value, "shape"):
+            raise SpecError(source, key, f"expected a tensor of numbers, got {type(value).__name__}")
+        if tuple(value.shape) != shape:
+            raise SpecError(source, key, f"expected shape {list(shape)}, got {list(value.shape)}")
+    return shapes

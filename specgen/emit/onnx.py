@@ -17,7 +17,7 @@ import onnx
 from onnx import helper
 
 from specgen import __version__
-from specgen.emit.layout import blocks, parameter_shapes
+from specgen.emit.layout import blocks, check_state_dict
 from specgen.emit.templates import environment
 from specgen.errors import ROOT, SpecError
 from specgen.spec import NetworkSpec
@@ -25,7 +25,6 @@ from specgen.spec import NetworkSpec
 MIN_OPSET = 17
 BN_EPSILON = 1e-5
 _TEMPLATE = "network.onnx.j2"
-_IGNORED_SUFFIX = ".num_batches_tracked"
 
 
 def check_opset(opset: int) -> int:
@@ -62,14 +61,12 @@ def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
     )
 
 
-def _as_float32(value: object, key: str, shape: tuple[int, ...], source: str) -> np.ndarray:
-    """A tensor or array as a C-ordered float32 array of the expected shape, or a SpecError naming the key."""
+def _as_float32(value: object, key: str, source: str) -> np.ndarray:
+    """A tensor or array of numbers as a C-ordered float32 array, or a SpecError naming the key."""
     if hasattr(value, "detach"):  # a torch.Tensor; duck-typed so this module does not import torch
         value = value.detach().cpu().float().numpy()
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
         raise SpecError(source, key, f"expected a tensor of numbers, got {type(value).__name__}")
-    if value.shape != shape:
-        raise SpecError(source, key, f"expected shape {list(shape)}, got {list(value.shape)}")
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
@@ -77,16 +74,8 @@ def checked_weights(
     net: NetworkSpec, state_dict: Mapping[str, object], source: str = "state dict"
 ) -> dict[str, np.ndarray]:
     """The state dict as float32 arrays in graph order, checked key by key against the spec."""
-    shapes = parameter_shapes(net)
-    for key in state_dict:
-        if key not in shapes and not key.endswith(_IGNORED_SUFFIX):
-            raise SpecError(source, key, "unexpected tensor: this network has no such parameter")
-    weights = {}
-    for key, shape in shapes.items():
-        if key not in state_dict:
-            raise SpecError(source, key, f"required tensor of shape {list(shape)} is missing")
-        weights[key] = _as_float32(state_dict[key], key, shape, source)
-    return weights
+    shapes = check_state_dict(net, state_dict, source)
+    return {key: _as_float32(state_dict[key], key, source) for key in shapes}
 
 
 def _attach(graph: onnx.GraphProto, weights: Mapping[str, np.ndarray]) -> None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from specgen.emit.layout import parameter_shapes
+from specgen.emit.layout import check_state_dict
 from specgen.errors import ROOT, SpecError
 from specgen.spec import NetworkSpec
-
-BATCHES = "num_batches_tracked"
 
 # (pattern, replacement), applied to each key in order.
 _TORCHVISION = [
@@ -72,16 +70,7 @@ def to_pycls_layout(state_dict: Mapping, net: NetworkSpec, source: str = "weight
     renamed = {_rename(str(k), rules): v for k, v in state_dict.items()}
     if not renamed:
         raise SpecError(source, ROOT, "expected a state dict, got an empty mapping")
-    expected = parameter_shapes(net)
-    for key in renamed:
-        if key not in expected and not key.endswith(f".{BATCHES}"):
-            raise SpecError(source, key, f"unexpected tensor: network {net.name} has no such parameter")
-    for key, shape in expected.items():
-        if key not in renamed:
-            raise SpecError(source, key, f"required tensor of shape {list(shape)} is missing")
-        got = list(getattr(renamed[key], "shape", ()))
-        if got != list(shape):
-            raise SpecError(source, key, f"expected shape {list(shape)}, got {got}")
+    check_state_dict(net, renamed, source)
     return renamed
 
 
