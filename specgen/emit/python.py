@@ -85,7 +85,6 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "block_params": f"w_in: int, w_out: int, stride: int, {w_b_param}group_width: int",
         "block_args": f"w_in, w_out, stride, {w_b}group_width",
         "stage_params": f"w_in: int, w_out: int, stride: int, depth: int, {w_b_param}group_width: int",
-        "first_block_args": f"w_in, w_out, stride, {w_b}group_width",
         "other_block_args": f"w_out, w_out, 1, {w_b}group_width",
         "stages": stages,
         "stem_width": f"{net.stem_width:d}",
