@@ -261,10 +261,6 @@ class DesignSpace(BaseModel):
     def support(self, parameter: str) -> np.ndarray:
         return self.parameters[parameter].support
 
-    def with_bands(self, bands: list[Band]) -> DesignSpace:
-        """The same space with more complexity bands (the CLI's --flops/--params/--acts)."""
-        return self.model_copy(update={"constraints": [*self.constraints, *bands]})
-
 
 _ADAPTER = TypeAdapter(DesignSpace)
 _SPACES_DIRS = (
