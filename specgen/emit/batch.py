@@ -94,7 +94,7 @@ def emit_all(
                     where, "name", f"expected a name not emitted before in this run ({seen[net.name]})"
                 )
             files = emit(
-                spec, out_dir, formats, seed, weights, opset, source=file, weights_source=weights_source
+                net, out_dir, formats, seed, weights, opset, source=file, weights_source=weights_source
             )
         except SpecError as e:
             errors.append(e)
