@@ -118,6 +118,7 @@ CASES = {
     "missing image folder": lambda root: (f"folder:{root}", "train: $: expected a folder with one"),
     "unknown source": lambda root: ("mnist", "--data: $: expected digits, synthetic:N, cifar10:PATH or"),
     "bad synthetic count": lambda root: ("synthetic:lots", "--data: synthetic: expected a count of images"),
+    "non-ASCII digit": lambda root: ("synthetic:1²", "--data: synthetic: expected a count of images"),
     "malformed batch": _bad_cifar_pickle,
     "code in a pickle": _code_in_pickle,
     "missing batch": _missing_batch,
@@ -140,3 +141,9 @@ def test_bad_data_is_one_line_and_exit_2(case, tmp_path):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip() == str(error.value) and "\n" not in result.stderr.strip()
+
+
+def test_an_image_too_large_to_decode_safely_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 12 x 20 test images are then bombs
+    with pytest.raises(SpecError, match=r"0\.png: \$: cannot read image"):
+        load_data(f"folder:{write_folder(tmp_path / 'images')}", 16)

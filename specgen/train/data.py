@@ -92,7 +92,7 @@ def _parse(source: str) -> tuple[str, str]:
 
 
 def _count(text: str) -> int:
-    if not text.isdigit() or not 10 <= int(text) <= MAX_SYNTHETIC:
+    if not (text.isascii() and text.isdigit()) or not 10 <= int(text) <= MAX_SYNTHETIC:
         raise SpecError(
             OPTION, "synthetic", f"expected a count of images from 10 to {MAX_SYNTHETIC:,}, got {text!r}"
         )
@@ -231,7 +231,7 @@ def _read_image(path: Path, resolution: int) -> np.ndarray:
     try:
         with Image.open(path) as image:
             rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
         raise SpecError(str(path), ROOT, f"cannot read image: {e}") from None
     w, h = rgb.size
     scale = resolution / min(w, h)
