@@ -277,6 +277,7 @@ def test_bad_options_and_folders_get_one_line(tmp_path):
         [good, "--normalize", "acts"],
         'specgen analyze: --normalize: expected one of flops, params, got "acts"',
     )
+    _one_line(tmp_path, [good, "--seed", "-1"], "specgen analyze: --seed: expected an integer >= 0, got -1")
     missing = str(tmp_path / "missing.jsonl")
     _one_line(tmp_path, [good, missing], f"{missing}: $: file not found")
     busy = tmp_path / "busy"

@@ -110,12 +110,14 @@ def _rounded(x: float) -> float:
     return round(float(x), 6)
 
 
-def _check_options(sources: list[str], by: str, normalize: str | None) -> None:
+def _check_options(sources: list[str], by: str, normalize: str | None, seed: int) -> None:
     if by not in BY:
         raise SpecError(COMMAND, "--by", f"expected one of {', '.join(BY)}, got {shown(by)}")
     if normalize is not None and normalize not in NORMALIZE:
         expected = ", ".join(NORMALIZE)
         raise SpecError(COMMAND, "--normalize", f"expected one of {expected}, got {shown(normalize)}")
+    if seed < 0:
+        raise SpecError(COMMAND, "--seed", f"expected an integer >= 0, got {seed}")
     for i, source in enumerate(sources):
         if source in sources[:i]:
             raise SpecError(source, ROOT, "given more than once; its results would count twice")
@@ -173,7 +175,7 @@ def build(
     samples: int = DEFAULT_SAMPLES,
 ) -> Report:
     """Load, compare and draw everything; nothing is written yet."""
-    _check_options(sources, by, normalize)
+    _check_options(sources, by, normalize, seed)
     from specgen.analysis import plots
 
     groups = group_results([r for s in sources for r in load_results(s)], by)
