@@ -105,6 +105,12 @@ def divisible(stages: Stages) -> np.ndarray:
     return (np.abs(e - np.rint(e)) <= 1e-9 * e) | (stages.depths == 0)
 
 
+def buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.ndarray) -> np.ndarray:
+    """`divisible` for single stages given as flat arrays (the tables of buildable stages)."""
+    ones = np.ones_like(width)
+    return divisible(Stages(ones, width, group_width, np.asarray(bottleneck_ratio, dtype=np.float64), ones))
+
+
 @dataclass(frozen=True)
 class Rule:
     """One constraint's verdict on a batch: a label, the field it concerns, and a mask.

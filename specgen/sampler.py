@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from specgen import complexity
-from specgen.constraints import Designs, Stages, admitted, divisible, measure, resolve
+from specgen.constraints import Designs, Stages, admitted, buildable, measure, resolve
 from specgen.errors import SpecError
 from specgen.spaces import Band, DesignSpace
 from specgen.spec import NetworkSpec, Stage
@@ -107,9 +107,10 @@ def draw(
     return Designs(values), ok
 
 
-def _buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.ndarray) -> np.ndarray:
-    stages = Stages(np.ones_like(width), width, group_width, bottleneck_ratio, np.ones_like(width))
-    return divisible(stages)
+def grid(space: DesignSpace, params: list[str]) -> dict[str, np.ndarray]:
+    """Every combination of the parameters' support values, one flat column per parameter."""
+    supports = [space.support(p) for p in params]
+    return {p: m.ravel() for p, m in zip(params, np.meshgrid(*supports, indexing="ij"), strict=True)}
 
 
 class StageTables:
@@ -124,25 +125,19 @@ class StageTables:
 
     def __init__(self, space: DesignSpace, uniform: bool) -> None:
         self.num_stages = space.num_stages
-        stage_params = [p for p in space.parameters if space.per_stage(p)]
-        shared_params = [p for p in space.parameters if not space.per_stage(p)]
 
-        def grid(params: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-            supports = [space.support(p) for p in params]
+        def weights(params: list[str]) -> np.ndarray:
+            if not params:
+                return np.ones(1)
             probs = [
-                np.ones(len(x)) if uniform else space.parameters[p].probabilities()
-                for p, x in zip(params, supports, strict=True)
+                np.ones(len(space.support(p))) if uniform else space.parameters[p].probabilities()
+                for p in params
             ]
-            cols = {p: m.ravel() for p, m in zip(params, np.meshgrid(*supports, indexing="ij"), strict=True)}
-            weight = (
-                np.ones(1)
-                if not params
-                else np.prod([m.ravel() for m in np.meshgrid(*probs, indexing="ij")], axis=0)
-            )
-            return cols, weight
+            return np.prod([m.ravel() for m in np.meshgrid(*probs, indexing="ij")], axis=0)
 
-        stage_cols, stage_weight = grid(stage_params)
-        self.shared_values, shared_weight = grid(shared_params)
+        stage_cols, stage_weight = grid(space, space.stage_parameters), weights(space.stage_parameters)
+        self.shared_values = grid(space, space.network_parameters)
+        shared_weight = weights(space.network_parameters)
         tables, totals = [], []
         for k in range(len(shared_weight)):
             both = {
@@ -150,7 +145,7 @@ class StageTables:
                 **{p: np.full(len(stage_weight), v[k]) for p, v in self.shared_values.items()},
             }
             tables.append(
-                np.flatnonzero(_buildable(both["width"], both["bottleneck_ratio"], both["group_width"]))
+                np.flatnonzero(buildable(both["width"], both["bottleneck_ratio"], both["group_width"]))
             )
             totals.append(stage_weight[tables[-1]].sum())
         rows = np.concatenate(tables)

@@ -26,11 +26,11 @@ from functools import cache
 
 import numpy as np
 
-from specgen.constraints import Stages, band_rules, divisible
+from specgen.constraints import band_rules, buildable
 from specgen.errors import SpecError
 from specgen.fmt import table
 from specgen.regnet import block_widths_batch
-from specgen.sampler import BATCH, Candidates
+from specgen.sampler import BATCH, Candidates, grid
 from specgen.spaces import Band, DesignSpace
 
 REGNET_NOMINAL_VALUES = 64
@@ -66,11 +66,6 @@ def nominal_size(space: DesignSpace) -> float:
 # --- exact sizes: AnyNet ------------------------------------------------------------------------
 
 
-def _grid(space: DesignSpace, params: list[str]) -> dict[str, np.ndarray]:
-    supports = [space.support(p) for p in params]
-    return {p: m.ravel() for p, m in zip(params, np.meshgrid(*supports, indexing="ij"), strict=True)}
-
-
 def _anynet_size(space: DesignSpace) -> int:
     """Σ over shared values σ of the number of S-stage sequences of buildable stages.
 
@@ -78,19 +73,16 @@ def _anynet_size(space: DesignSpace) -> int:
     where h[k] counts the buildable stages whose ordered parameters take the values k.
     """
     s = space.num_stages
-    stage_params = [p for p in space.parameters if space.per_stage(p)]
-    shared_params = [p for p in space.parameters if not space.per_stage(p)]
-    ordered = [p for p in stage_params if p in space.non_decreasing]
-    stages = _grid(space, stage_params)
+    shared_params = space.network_parameters
+    ordered = [p for p in space.stage_parameters if p in space.non_decreasing]
+    stages = grid(space, space.stage_parameters)
     n = len(next(iter(stages.values())))
     keys = tuple(np.searchsorted(space.support(p), stages[p]) for p in ordered)
     shape = tuple(len(space.support(p)) for p in ordered)
     total = 0
     for sigma in itertools.product(*(space.support(p) for p in shared_params)):
         values = {**stages, **{p: np.full(n, v) for p, v in zip(shared_params, sigma, strict=True)}}
-        table = Stages(np.ones(n, np.int64), values["width"], values["group_width"],
-                       values["bottleneck_ratio"].astype(np.float64), np.ones(n, np.int64))  # fmt: skip
-        ok = divisible(table)
+        ok = buildable(values["width"], values["bottleneck_ratio"], values["group_width"])
         if not ordered:
             total += int(ok.sum()) ** s
             continue

@@ -258,6 +258,16 @@ class DesignSpace(BaseModel):
         """Drawn once per stage (AnyNet, not shared) rather than once per network."""
         return self.family == "anynet" and parameter not in self.shared
 
+    @property
+    def stage_parameters(self) -> list[str]:
+        """The parameters drawn once per stage, in declaration order."""
+        return [p for p in self.parameters if self.per_stage(p)]
+
+    @property
+    def network_parameters(self) -> list[str]:
+        """The parameters drawn once per network (shared ones, or all of a RegNet space's)."""
+        return [p for p in self.parameters if not self.per_stage(p)]
+
     def support(self, parameter: str) -> np.ndarray:
         return self.parameters[parameter].support
 
@@ -381,8 +391,8 @@ def _check_size(space: DesignSpace, source: str) -> None:
     d_max = int(space.support("depth")[-1])
     if space.family == "anynet":
         for label, params, bound in (
-            ("stage", [p for p in space.parameters if space.per_stage(p)], MAX_STAGE_CONFIGURATIONS),
-            ("shared", [p for p in space.parameters if not space.per_stage(p)], MAX_SHARED_CONFIGURATIONS),
+            ("stage", space.stage_parameters, MAX_STAGE_CONFIGURATIONS),
+            ("shared", space.network_parameters, MAX_SHARED_CONFIGURATIONS),
         ):
             size = math.prod(len(space.support(p)) for p in params)
             if size > bound:
