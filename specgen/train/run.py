@@ -29,7 +29,7 @@ def train_file(
     net = load_spec(spec_path).resolve()
     dataset = load_data(data, resolution or net.resolution)
     trainer = Trainer(dataset, resolve_device(device), cache_dir)
-    steps = len(dataset.train_y) // schedule.batch_size
+    steps = trainer.steps_per_epoch(schedule)  # bad input is refused before the progress bar shows
     bar = tqdm(
         total=schedule.epochs * steps, desc=net.name, unit="step", file=sys.stderr, disable=not progress
     )

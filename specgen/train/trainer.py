@@ -153,11 +153,7 @@ class Trainer:
     ) -> RunResult:
         """Train `net` (fitted to the data) with `schedule`; stop early, as diverged, on a non-finite loss."""
         net = fit_to_data(net, self.data)
-        n = len(self.train_y)
-        if schedule.batch_size > n:
-            raise SpecError(
-                "--batch-size", ROOT, f"expected at most the {n} training images, got {schedule.batch_size}"
-            )
+        steps = self.steps_per_epoch(schedule)
         start = time.perf_counter()
         model = self.build(net, seed)
         optimizer = torch.optim.SGD(
@@ -167,7 +163,6 @@ class Trainer:
             weight_decay=schedule.weight_decay,
         )
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        steps = n // schedule.batch_size  # the last partial batch is dropped, as pycls does
         result = RunResult("done", net, str(self.device))
         for epoch in range(schedule.epochs):
             loss = self._epoch(model, optimizer, gen, schedule, epoch * steps, steps, on_step)
@@ -192,6 +187,15 @@ class Trainer:
                 )
         result.seconds = time.perf_counter() - start
         return result
+
+    def steps_per_epoch(self, schedule: Schedule) -> int:
+        """Full batches in one pass over the training images; the last partial one is dropped, as in pycls."""
+        n = len(self.train_y)
+        if schedule.batch_size > n:
+            raise SpecError(
+                "--batch-size", ROOT, f"expected at most the {n} training images, got {schedule.batch_size}"
+            )
+        return n // schedule.batch_size
 
     def _epoch(
         self, model, optimizer, gen, schedule, first_step, steps, on_step
