@@ -76,7 +76,7 @@ def _anynet_size(space: DesignSpace) -> int:
     shared_params = space.network_parameters
     ordered = [p for p in space.stage_parameters if p in space.non_decreasing]
     stages = grid(space, space.stage_parameters)
-    n = len(next(iter(stages.values())))
+    n = math.prod(len(space.support(p)) for p in space.stage_parameters)  # 1 when every parameter is shared
     keys = tuple(np.searchsorted(space.support(p), stages[p]) for p in ordered)
     shape = tuple(len(space.support(p)) for p in ordered)
     total = 0

@@ -71,6 +71,22 @@ def test_exact_sizes_of_the_full_anynet_spaces_by_closed_forms():
     assert 0.5 < exact_e / nominal_e < 1
 
 
+def test_exact_size_when_every_parameter_is_shared():
+    """No per-stage parameter: a network is one buildable stage, repeated (was a StopIteration)."""
+    data = _reduced("anynetx_c", width={"type": "int", "min": 64, "max": 256, "step": 64})
+    data["constraints"] = [
+        c
+        if c["name"] != "shared"
+        else {**c, "parameters": ["depth", "width", "bottleneck_ratio", "group_width"]}
+        for c in data["constraints"]
+    ]
+    space = validate_space(data, "all_shared")
+    bs, gs = (1, 2, 4), (1, 2, 4, 8, 16, 32)
+    assert exact_size(space) == 16 * sum(
+        w % (b * g) == 0 for w in (64, 128, 192, 256) for b in bs for g in gs
+    )
+
+
 def _reduced(name: str, **domains) -> object:
     data = json.loads((SPACES / f"{name}.json").read_text())
     data["name"] = f"{name}_reduced"
