@@ -98,12 +98,17 @@ def expectation(error: dict) -> str:
     return error["msg"]
 
 
-def first_error(exc: ValidationError, drop_tag: bool = False) -> tuple[str, str]:
-    """(field path, expectation) of the first error pydantic found."""
+def first_error(exc: ValidationError, tag_at: int | None = None) -> tuple[str, str]:
+    """(field path, expectation) of the first error pydantic found.
+
+    `tag_at`: where the path holds the tag of a tagged union (pydantic puts it there, the
+    file does not), dropped: ('regnet', 'depth') -> 'depth' with tag_at=0. An error in the
+    tag itself is reported at the tag's field.
+    """
     error = exc.errors(include_url=False)[0]
     loc = tuple(error["loc"])
-    if drop_tag and loc:
-        loc = loc[1:]
     if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
         loc = (*loc, error["ctx"]["discriminator"].strip("'"))
+    elif tag_at is not None and len(loc) > tag_at:
+        loc = loc[:tag_at] + loc[tag_at + 1 :]
     return field_path(loc), expectation(error)

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from specgen import complexity, limits
-from specgen.errors import ROOT, SpecError, expectation, field_path
+from specgen.errors import ROOT, SpecError, first_error
 from specgen.regnet import Rounding
 from specgen.spec import Name
 from specgen.specfile import parse_json, read_text
@@ -489,14 +489,8 @@ def validate_space(data: object, source: str) -> DesignSpace:
     try:
         space = _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
-        error = e.errors(include_url=False)[0]
-        loc = tuple(error["loc"])
-        # Drop the union tags pydantic puts in the path: parameters.depth.int.max -> parameters.depth.max.
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            loc = (*loc, error["ctx"]["discriminator"].strip("'"))
-        elif len(loc) > 2 and loc[0] in ("parameters", "constraints"):
-            loc = loc[:2] + loc[3:]
-        raise SpecError(source, field_path(loc), expectation(error)) from None
+        # Domains and constraints are tagged unions: parameters.depth.int.max -> parameters.depth.max.
+        raise SpecError(source, *first_error(e, tag_at=2)) from None
     return check_space(space, source)
 
 

@@ -52,7 +52,7 @@ def validate_spec(data: object, source: str) -> RegNetSpec | NetworkSpec:
     try:
         return _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
-        path, message = first_error(e, drop_tag="kind" in data)
+        path, message = first_error(e, tag_at=0)
         raise SpecError(source, path, message) from None
 
 
