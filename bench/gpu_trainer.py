@@ -33,15 +33,10 @@ from specgen.sweep.worker import Job
 from specgen.train.data import load_data
 from specgen.train.modules import network_class
 from specgen.train.schedule import Schedule
-from specgen.train.trainer import Trainer, fit_to_data
+from specgen.train.trainer import Trainer, fit_to_data, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGE_SPEC = ROOT / "specs" / "regnetx_400mf.json"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
@@ -56,7 +51,7 @@ def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
     rates = []
     for _ in range(schedule.epochs):
         order = torch.randperm(len(y), device=device)
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         for i in range(steps):
             idx = order[i * bs : (i + 1) * bs]
@@ -65,7 +60,7 @@ def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        _sync(device)
+        sync(device)
         rates.append(steps * bs / (time.perf_counter() - start))
     return statistics.median(rates[1:] or rates)
 

@@ -205,7 +205,7 @@ class Trainer:
         total_steps = schedule.epochs * steps
         bs = schedule.batch_size
         running = torch.zeros((), device=self.device)
-        _sync(self.device)
+        sync(self.device)
         start = time.perf_counter()
         order = torch.randperm(len(self.train_y), generator=gen, device=self.device)
         for i in range(steps):
@@ -223,7 +223,7 @@ class Trainer:
                 on_step()
             if ((i + 1) % CHECK_EVERY == 0 or i + 1 == steps) and not torch.isfinite(running):
                 return None
-        _sync(self.device)
+        sync(self.device)
         return running.item() / steps, time.perf_counter() - start
 
     @torch.no_grad()
@@ -260,6 +260,7 @@ def _place(images: torch.Tensor, device: torch.device, resident: bool) -> torch.
     return images.pin_memory()
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so a clock read after it times the work itself."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
