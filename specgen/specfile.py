@@ -1,12 +1,14 @@
 """Spec files: JSON with a `kind` that selects RegNetSpec or NetworkSpec.
 
 A spec is untrusted input: the file is size-capped, duplicate keys and
-non-finite numbers are refused, and validation is strict (no "12" for 12).
+non-finite numbers (NaN, Infinity, literals such as 1e400 that overflow) are
+refused, and validation is strict (no "12" for 12).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -35,10 +37,22 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
 def parse_json(text: str, source: str) -> object:
     """JSON text to Python data, or one SpecError line."""
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+        return json.loads(
+            text,
+            object_pairs_hook=_refuse_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as e:
         raise SpecError(source, ROOT, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except (ValueError, RecursionError) as e:
