@@ -80,11 +80,13 @@ def block_widths_batch(depth, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.nd
     The same elementwise operations as the scalar rule, so the widths agree bit for bit.
     """
     depth = np.asarray(depth, dtype=np.int64)
+    w0 = np.asarray(w0, dtype=np.int64)[:, None]
+    wa = np.asarray(wa, dtype=np.float64)[:, None]
+    wm = np.asarray(wm, dtype=np.float64)[:, None]
     j = np.arange(int(depth.max(initial=1)))
-    u = j * np.asarray(wa, dtype=np.float64)[:, None] + np.asarray(w0, dtype=np.int64)[:, None]
-    w0f = np.asarray(w0, dtype=np.int64)[:, None]
-    s = np.round(np.log(u / w0f) / np.log(np.asarray(wm, dtype=np.float64)[:, None]))
-    widths = (np.round(w0f * np.power(np.asarray(wm, dtype=np.float64)[:, None], s) / q) * q).astype(np.int64)
+    u = j * wa + w0
+    s = np.round(np.log(u / w0) / np.log(wm))
+    widths = (np.round(w0 * np.power(wm, s) / q) * q).astype(np.int64)
     return widths, j < depth[:, None]
 
 
