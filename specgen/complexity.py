@@ -37,14 +37,14 @@ def _round(x):
     return round(x)
 
 
-def _out_size(h, stride):
+def out_size(h, stride):
     """Spatial size after a conv with 'same' padding (k = 1 or 3)."""
     return (h - 1) // stride + 1
 
 
 def _block(w_in, w_out, h_in, stride, w_b, g, se_ratio, has_se):
     """One residual bottleneck block: 1x1, 3x3 grouped, [SE], 1x1, projection."""
-    h = _out_size(h_in, stride)
+    h = out_size(h_in, stride)
     flops = w_in * w_b * h_in * h_in + 9 * w_b * g * h * h + w_b * w_out * h * h
     params = w_in * w_b + 9 * w_b * g + w_b * w_out + 2 * (2 * w_b + w_out)
     acts = w_b * h_in * h_in + w_b * h * h + w_out * h * h
@@ -67,7 +67,7 @@ def _walk(stem_width, stages, se_ratio, resolution, num_classes, in_channels):
     lets a batch mix networks with different numbers of stages.
     """
     has_se = se_ratio > 0
-    h = _out_size(resolution, 2)
+    h = out_size(resolution, 2)
     flops = 9 * in_channels * stem_width * h * h
     params = 9 * in_channels * stem_width + 2 * stem_width
     acts = stem_width * h * h

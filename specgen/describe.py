@@ -39,10 +39,10 @@ def _origin(spec: RegNetSpec | NetworkSpec) -> str:
 def render(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> str:
     """A table of stages and the complexity, with thousands separators."""
     info = summary(spec, resolution)
-    size = (info["resolution"] - 1) // 2 + 1
+    size = complexity.out_size(info["resolution"], 2)
     rows = [("stem", 1, info["stem_width"], "", "", 2, f"{size}x{size}")]
     for i, s in enumerate(info["stages"], start=1):
-        size = (size - 1) // s["stride"] + 1
+        size = complexity.out_size(size, s["stride"])
         rows.append(
             (
                 f"s{i}",
