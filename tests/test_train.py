@@ -139,7 +139,6 @@ def test_train_command_prints_one_json_line(tmp_path, monkeypatch):
     assert list((tmp_path / ".specgen-cache").glob("net_*.py"))  # trained from the emitted file
 
 
-
 def test_a_batch_larger_than_the_data_is_one_line_without_a_progress_bar(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.json").write_text(TINY.model_dump_json())
@@ -147,6 +146,8 @@ def test_a_batch_larger_than_the_data_is_one_line_without_a_progress_bar(tmp_pat
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == "--batch-size: $: expected at most the 64 training images, got 128\n"
+
+
 @settings(max_examples=50)
 @given(network_specs())
 def test_fitting_to_the_data_changes_only_channels_classes_and_resolution(net):
