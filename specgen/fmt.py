@@ -9,6 +9,11 @@ def flops_human(flops: int) -> str:
     return f"{flops / 1e9:.2f} GF" if flops >= 1e9 else f"{flops / 1e6:.1f} MF"
 
 
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with two decimals: 0.0194 -> '1.94%'."""
+    return f"{100 * fraction:.2f}%"
+
+
 def count_human(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} K"
 

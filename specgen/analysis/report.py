@@ -26,7 +26,7 @@ from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
 from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError, shown
-from specgen.fmt import table
+from specgen.fmt import percent, table
 
 BY = ("space", "source")
 NORMALIZE = ("flops", "params")
@@ -63,7 +63,7 @@ class Report:
     def text(self) -> str:
         """The tables printed by `specgen analyze`: the spaces, then KS statistics between them."""
         spaces = [
-            [s["name"], s["n"], s["diverged"], s["failed"], _pct(s["min_error"]), _pct(s["mean_error"])]
+            [s["name"], s["n"], s["diverged"], s["failed"], percent(s["min_error"]), percent(s["mean_error"])]
             for s in self.summary["groups"]
         ]
         headers = [self.summary["by"], "n", "diverged", "failed", "min error", "mean error"]
@@ -75,10 +75,6 @@ class Report:
             rows = [[k["a"], k["b"], *_ks_cells(k)] for k in self.summary["ks"]]
             out.append(table(headers, rows, right=[False, False] + [True] * (len(headers) - 2)))
         return "\n\n".join(out)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
 
 
 def _ks_cells(k: dict) -> list[str]:
@@ -245,7 +241,7 @@ def _html(report: Report) -> str:
     from specgen.emit.templates import environment
 
     template = environment().overlay(autoescape=True).get_template("analysis_report.html.j2")
-    return template.render(s=report.summary, pct=_pct, ks_cells=_ks_cells)
+    return template.render(s=report.summary, pct=percent, ks_cells=_ks_cells)
 
 
 def check_out(out: str | Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError
-from specgen.fmt import count_human, flops_human, table
+from specgen.fmt import count_human, flops_human, percent, table
 from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, Store, read_results
 
 STATUSES = ("pending", "running", *FINISHED)
@@ -53,7 +53,7 @@ def render(info: dict) -> str:
     if e["min"] is not None:
         lines += [
             "",
-            f"top-1 error: min {_pct(e['min'])}, median {_pct(e['median'])}, max {_pct(e['max'])}; "
+            f"top-1 error: min {percent(e['min'])}, median {percent(e['median'])}, max {percent(e['max'])}; "
             f"{info['train_seconds']:.0f} s of training",
         ]
     if info["best"]:
@@ -62,9 +62,9 @@ def render(info: dict) -> str:
                 r["id"][:12],
                 flops_human(r["flops"]),
                 count_human(r["params"]),
-                _pct(r["error"]),
-                _pct(r["best_error"]),
-                _pct(r["onnx_error"]) if r["onnx_error"] is not None else "-",
+                percent(r["error"]),
+                percent(r["best_error"]),
+                percent(r["onnx_error"]) if r["onnx_error"] is not None else "-",
             ]
             for r in info["best"]
         ]
@@ -75,10 +75,6 @@ def render(info: dict) -> str:
             ),
         ]
     return "\n".join(lines)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
 
 
 def export(path: str | Path, out: str | Path) -> int:
