@@ -163,3 +163,18 @@ def test_one_driver_per_store(store):
     assert read_results(store.path) == []  # readers are not locked out
     store.close()
     Store.create(store.path).close()
+
+
+def test_a_foreign_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "app.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE notes (text TEXT)")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    for use in (Store.create, Store.open, read_results):
+        with pytest.raises(SpecError) as err:
+            use(path)
+        assert str(err.value) == f"{path}: $: expected a specgen sweep store (SQLite)"
+    assert path.read_bytes() == before
+    assert not (tmp_path / "app.db-wal").exists()

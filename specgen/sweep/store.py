@@ -81,14 +81,24 @@ class Store:
             raise SpecError(str(path), ROOT, "expected a sweep store file, got a directory")
         if not path.parent.is_dir():
             raise SpecError(str(path), ROOT, "the folder for the store does not exist")
+        new = not path.exists() or path.stat().st_size == 0
         store = cls(path, _connect(path))
         try:
-            store.db.executescript(_SCHEMA)
+            if new:  # schema and format mark in one transaction: a kill leaves all or nothing
+                store.db.executescript(
+                    f"BEGIN; {_SCHEMA} INSERT INTO meta VALUES ('format', '{FORMAT}'); COMMIT;"
+                )
+            else:  # never write to a file before knowing it is a store of ours
+                store._check_format()
+            store.db.execute("PRAGMA journal_mode=WAL")
+            store.db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError:
             store.close()
             raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
+        except SpecError:
+            store.close()
+            raise
         store._lock_for_writing()
-        store._check_format()
         return store
 
     def _lock_for_writing(self) -> None:
@@ -116,7 +126,11 @@ class Store:
         if not path.is_file():
             raise SpecError(str(path), ROOT, "file not found" if not path.exists() else "expected a file")
         store = cls(path, _connect(path))
-        store._check_format()
+        try:
+            store._check_format()
+        except SpecError:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -126,14 +140,14 @@ class Store:
             self._writer = None
 
     def _check_format(self) -> None:
+        """Refuse any file that is not a specgen sweep store, reading only."""
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         except sqlite3.DatabaseError:
-            raise SpecError(str(self.path), ROOT, "expected a specgen sweep store (SQLite)") from None
+            row = None
         if row is None:
-            with self.transaction():
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
-        elif row[0] != FORMAT:
+            raise SpecError(str(self.path), ROOT, "expected a specgen sweep store (SQLite)")
+        if row[0] != FORMAT:
             raise SpecError(str(self.path), "format", f"expected {FORMAT}, got {row[0]!r}")
 
     @contextmanager
@@ -277,8 +291,6 @@ class Store:
 def _connect(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError:
         raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
