@@ -46,6 +46,12 @@ def se_width(w_in: int, se_ratio: float) -> int:
     return round(w_in * se_ratio)
 
 
+def block_input_widths(stem_width: int, stages: list[Stage]) -> list[int]:
+    """The widths blocks take as input: the stem's, each earlier stage's, and a stage's own
+    after its first block (so a last stage of depth 1 feeds only the head)."""
+    return [stem_width] + [s.width for s in stages[:-1]] + [s.width for s in stages if s.depth > 1]
+
+
 class Stage(BaseModel):
     """d blocks of width w; the first has the stage's stride."""
 
@@ -122,7 +128,7 @@ class NetworkSpec(BaseModel):
         stages, stem = info.data.get("stages"), info.data.get("stem_width")
         if se_ratio == 0 or stages is None or stem is None:
             return se_ratio
-        narrowest = min([stem] + [s.width for s in stages])
+        narrowest = min(block_input_widths(stem, stages))
         if se_width(narrowest, se_ratio) < 1:
             raise ValueError(
                 f"gives an SE width of 0 for a block of input width {narrowest}; "

@@ -32,7 +32,7 @@ from specgen.constraints import Designs, measure, resolve
 from specgen.regnet import RegNetSpec, block_widths_batch, stages_from_blocks_batch
 from specgen.sampler import Sample, StageTables, sample, to_sample
 from specgen.spaces import DesignSpace, load_space
-from specgen.spec import NetworkSpec, Stage, se_width
+from specgen.spec import NetworkSpec, Stage, block_input_widths, se_width
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 """Safe spec names."""
@@ -78,7 +78,7 @@ def network_specs(
     stem = draw(st.sampled_from([8, 16, 32]))
     se_ratio = draw(st.sampled_from(se_ratios))
     # SE needs a width of at least one channel in every block; narrow nets go without.
-    if se_width(min(s.width for s in body), se_ratio) < 1:
+    if se_width(min(block_input_widths(stem, body)), se_ratio) < 1:
         se_ratio = 0.0
     return NetworkSpec(
         name=draw(names),

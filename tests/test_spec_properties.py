@@ -3,10 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specgen import complexity
+from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
 from specgen.spec import NetworkSpec, Stage
 from specgen.specfile import dump_spec, parse_json, validate_spec
@@ -130,3 +132,23 @@ def test_regnet_spec_from_file_resolves_like_the_model():
     spec = validate_spec(json.loads(json.dumps(data)), "mem")
     assert isinstance(spec, RegNetSpec)
     assert spec.resolve().widths == [48, 96, 240, 528]
+
+
+def test_se_width_rule_follows_block_input_widths():
+    """SE width comes from a block's input width: a last stage of depth 1 is no block's input."""
+    narrow_last = {"depth": 1, "width": 2, "group_width": 1}
+    body = {
+        "kind": "anynet",
+        "name": "se",
+        "se_ratio": 0.25,
+        "stages": [{"depth": 1, "width": 16, "group_width": 8}],
+    }
+    net = validate_spec({**body, "stages": [*body["stages"], narrow_last]}, "mem")
+    assert net.widths == [16, 2]
+    assert complexity.count(net).params > 0
+    with pytest.raises(SpecError) as err:
+        validate_spec({**body, "stages": [*body["stages"], {**narrow_last, "depth": 2}]}, "mem")
+    assert str(err.value) == (
+        "mem: se_ratio: gives an SE width of 0 for a block of input width 2; "
+        "expected 0 or a ratio that keeps every SE width >= 1"
+    )
