@@ -172,10 +172,13 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
         (("anynetx_e", "anynetx_z"), "anynetx_z: $: "),
         (("200K:600K", "600K:200K"), "--flops: $: expected LO <= HI, got '600K:200K'"),
         (("--batch-size", "2048"), "--batch-size: $: expected at most the 1437 training images, got 2048"),
+        (("--cache", "{tmp}/file/cache"), "--cache: $: cannot make the cache folder {tmp}/file/cache: "),
     ],
 )
 def test_bad_input_leaves_no_store(change, expected, tmp_path):
-    old, new = change
+    (tmp_path / "file").write_text("a file where the cache folder's parent should be")
+    old, new = (part.format(tmp=tmp_path) for part in change)
+    expected = expected.format(tmp=tmp_path)
     args = [*SWEEP, old, new] if old.startswith("--") else [new if a == old else a for a in SWEEP]
     result = CliRunner().invoke(main, ["sweep", *args, "--store", str(tmp_path / "sweep.db")])
     assert result.exit_code == 2, result.output

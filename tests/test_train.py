@@ -148,6 +148,16 @@ def test_a_batch_larger_than_the_data_is_one_line_without_a_progress_bar(tmp_pat
     assert result.stderr == "--batch-size: $: expected at most the 64 training images, got 128\n"
 
 
+def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.json").write_text(TINY.model_dump_json())
+    (tmp_path / "file").write_text("not a folder")
+    args = ["train", "tiny.json", "--data", "synthetic:64", "--device", "cpu", "--cache", "file/cache"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "--cache: $: cannot make the cache folder file/cache: Not a directory\n"
+
+
 @settings(max_examples=50)
 @given(network_specs())
 def test_fitting_to_the_data_changes_only_channels_classes_and_resolution(net):

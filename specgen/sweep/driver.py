@@ -60,8 +60,10 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     from tqdm import tqdm
 
     from specgen.train.data import check_source
+    from specgen.train.modules import cache_folder
 
     check_source(sweep.job.data)
+    cache_folder(sweep.job.cache_dir)
     created = not Path(store_path).exists()
     samples = sweep.samples() if created else None
     store = Store.create(store_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specgen.errors import SpecError
+from specgen.train.modules import DEFAULT_CACHE
 from specgen.train.schedule import Schedule
 
 _TRAINERS: dict = {}
@@ -25,7 +26,7 @@ class Job:
     schedule: Schedule = field(default_factory=Schedule)
     seed: int = 0
     device: str = "auto"
-    cache_dir: str = ".specgen-cache"
+    cache_dir: str = str(DEFAULT_CACHE)
     onnx_check: bool = True
 
 

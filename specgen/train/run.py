@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from specgen.specfile import load_spec
 from specgen.train.data import load_data
+from specgen.train.modules import DEFAULT_CACHE, cache_folder
 from specgen.train.schedule import Schedule
 from specgen.train.trainer import EpochResult, Trainer, resolve_device
 
@@ -21,12 +22,13 @@ def train_file(
     resolution: int | None = None,
     device: str = "auto",
     seed: int = 0,
-    cache_dir: Path = Path(".specgen-cache"),
+    cache_dir: Path = DEFAULT_CACHE,
     onnx_check: bool = True,
     progress: bool = True,
 ) -> dict:
     """Train the spec's emitted module; per-epoch lines and a progress bar on stderr; the results."""
     net = load_spec(spec_path).resolve()
+    cache_folder(cache_dir)
     dataset = load_data(data, resolution or net.resolution)
     trainer = Trainer(dataset, resolve_device(device), cache_dir)
     steps = trainer.steps_per_epoch(schedule)  # bad input is refused before the progress bar shows
