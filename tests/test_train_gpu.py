@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from specgen.errors import SpecError
 from specgen.train.crosscheck import AGREEMENT
 from specgen.train.data import load_data
-from specgen.train.trainer import Trainer
+from specgen.train.trainer import Trainer, resolve_device
 
 from .test_train import DIGITS_SCHEDULE, TINY
 
@@ -36,3 +37,11 @@ def test_small_network_learns_digits_on_the_gpu_and_onnx_agrees(gpu_trainer):
     assert result.status == "done" and result.device.startswith("cuda")
     assert result.error < 0.15, result.error  # chance: 0.90
     assert abs(result.onnx_error - result.error) <= AGREEMENT
+
+
+def test_a_gpu_that_is_not_there_is_one_line():
+    count = torch.cuda.device_count()
+    assert resolve_device("auto") == torch.device("cuda")
+    with pytest.raises(SpecError) as err:
+        resolve_device(f"cuda:{count}")
+    assert str(err.value) == f"--device: $: expected cuda:0 to cuda:{count - 1}, got 'cuda:{count}'"

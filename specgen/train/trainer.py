@@ -92,6 +92,9 @@ def resolve_device(name: str) -> torch.device:
         raise SpecError("--device", ROOT, f"expected auto, cpu or cuda[:N], got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SpecError("--device", ROOT, "expected a CUDA device, but none is available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise SpecError("--device", ROOT, f"expected cuda:0 to cuda:{count - 1}, got {name!r}")
     if device.type not in ("cpu", "cuda"):
         raise SpecError("--device", ROOT, f"expected auto, cpu or cuda[:N], got {name!r}")
     return device
