@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module
 from specgen.spec import NetworkSpec, Stage
+
+from .oracles import emitted_class
 
 # SE, a bottleneck ratio of 2, and both kinds of shortcut: every optional part of the template.
 NET = NetworkSpec(
@@ -35,10 +36,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> torch.nn.Module:
-    path = tmp_path_factory.mktemp("emitted") / f"{NET.name}.py"
-    path.write_text(render_module(NET))
+    cls = emitted_class(NET, tmp_path_factory.mktemp("emitted"))
     torch.manual_seed(0)
-    return load_network_class(path, class_name(NET))().eval()
+    return cls().eval()
 
 
 @pytest.fixture(scope="module")
