@@ -23,6 +23,7 @@ from specgen.sizes import (
 from specgen.spaces import Band, load_space, validate_space
 
 from .conftest import ROOT
+from .test_spaces import BUILTIN
 
 SPACES = ROOT / "specs" / "spaces"
 
@@ -237,16 +238,7 @@ def test_spaces_command_lists_every_builtin_space():
     result = CliRunner().invoke(main, ["spaces", "--json"])
     assert result.exit_code == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert [s["name"] for s in listing] == [
-        "anynetx_a",
-        "anynetx_b",
-        "anynetx_c",
-        "anynetx_d",
-        "anynetx_e",
-        "regnetx",
-        "regnety",
-        "regnetx_constrained",
-    ]
+    assert [s["name"] for s in listing] == BUILTIN
     a = listing[0]
     assert a["degrees_of_freedom"] == 16 and a["nominal_size"] == (16 * 128 * 3 * 6) ** 4
     assert isinstance(a["exact_size"], int) and a["parameters"]["width"]["values"] == 128
