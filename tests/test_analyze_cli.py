@@ -142,11 +142,7 @@ def test_csv_gives_the_same_report_byte_for_byte(report, tmp_path):
     out = tmp_path / "again"
     result = CliRunner().invoke(main, ["analyze", str(results), "--normalize", "flops", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
-    for path in folder.iterdir():
-        if path.suffix in (".png", ".svg"):
-            assert (out / path.name).read_bytes() == path.read_bytes(), path.name
-    ours, theirs = (json.loads((d / "summary.json").read_text()) for d in (folder, out))
-    assert ours | {"sources": None} == theirs | {"sources": None}
+    _assert_same_report(folder, out)
 
 
 def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
@@ -167,6 +163,15 @@ def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
     assert [r.status for r in group.results] == ["done", "diverged", "done", "diverged"]
     assert group.failed == 1
     assert group.errors.tolist()[1] == 1.0 and group.errors.tolist()[3] == 1.0
+
+
+def _assert_same_report(folder, out) -> None:
+    """Byte-identical plots and the same summary, whatever the results came from."""
+    for path in folder.iterdir():
+        if path.suffix in (".png", ".svg"):
+            assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+    ours, theirs = (json.loads((d / "summary.json").read_text()) for d in (folder, out))
+    assert ours | {"sources": None} == theirs | {"sources": None}
 
 
 def _one_line(tmp_path, args, expected):
@@ -336,11 +341,7 @@ def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_pat
     out = tmp_path / "from-stores"
     result = CliRunner().invoke(main, ["analyze", *stores, "--normalize", "flops", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
-    for path in folder.iterdir():
-        if path.suffix in (".png", ".svg"):
-            assert (out / path.name).read_bytes() == path.read_bytes(), path.name
-    ours, theirs = (json.loads((d / "summary.json").read_text()) for d in (folder, out))
-    assert ours | {"sources": None} == theirs | {"sources": None}
+    _assert_same_report(folder, out)
 
 
 def test_bad_stores_get_one_line_and_no_report(tmp_path):
