@@ -12,7 +12,7 @@
     python bench/gpu_trainer.py [--images 4096] [--epochs 3] [--concurrent 4]
 
 Without CUDA it stops with a message; `--device cpu` with tiny sizes runs the
-same code paths on CPU, only to check the script itself.
+same code paths on CPU (bf16 included), only to check the script itself.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LARGE_SPEC = ROOT / "specs" / "regnetx_400mf.json"
 
 def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
     """The baseline: a hand-written bf16 loop over normalized images on the device; images/s after warm-up."""
-    device, cuda = trainer.device, trainer.device.type == "cuda"
+    device = trainer.device
     torch.manual_seed(0)
     model = cls().to(device, memory_format=trainer.memory_format)
     opt = torch.optim.SGD(model.parameters(), lr=schedule.base_lr, momentum=0.9, weight_decay=5e-5)
@@ -55,7 +55,7 @@ def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
         start = time.perf_counter()
         for i in range(steps):
             idx = order[i * bs : (i + 1) * bs]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=trainer.bf16):
                 loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -67,14 +67,13 @@ def plain_loop(trainer: Trainer, cls: type, schedule: Schedule) -> float:
 
 def large_model(args, device: torch.device, cache: Path) -> None:
     data = load_data(f"synthetic:{args.images}", args.resolution)
-    trainer = Trainer(data, device, cache)
+    trainer = Trainer(data, device, cache, precision="bf16")
     net = fit_to_data(load_spec(LARGE_SPEC).resolve(), data)
     schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size)
     result = trainer.train(net, schedule, seed=0, onnx_check=False)
     ours = statistics.median([e.images_per_s for e in result.epochs[1:]] or [result.epochs[0].images_per_s])
     plain = plain_loop(trainer, network_class(net, cache), schedule)
-    precision = "bf16" if device.type == "cuda" else "fp32"
-    print(f"{net.name} at {args.resolution} px, batch {args.batch_size}, {precision}, {device}:")
+    print(f"{net.name} at {args.resolution} px, batch {args.batch_size}, {trainer.precision}, {device}:")
     print(f"  shared trainer      {ours:10,.0f} img/s (resident data: {trainer.resident})")
     print(f"  plain loop (base)   {plain:10,.0f} img/s")
     print(f"  ratio trainer / plain loop: {ours / plain:.3f}")
@@ -108,7 +107,13 @@ def _images(result: dict) -> int:
 def concurrent_models(args, device: str, cache: Path) -> None:
     schedule = Schedule(epochs=args.epochs, batch_size=args.small_batch_size)
     job = Job(
-        f"synthetic:{args.small_images}", args.small_resolution, schedule, device=device, cache_dir=str(cache)
+        f"synthetic:{args.small_images}",
+        args.small_resolution,
+        schedule,
+        device=device,
+        precision="bf16",
+        cache_dir=str(cache),
+        onnx_check=False,
     )
     specs = small_networks(args.concurrent, args.small_resolution)
 
@@ -138,7 +143,7 @@ def concurrent_models(args, device: str, cache: Path) -> None:
         pool.close()
     print(
         f"{args.concurrent} small networks at {args.small_resolution} px, batch {args.small_batch_size}, "
-        f"{args.epochs} epochs each, on {device}:"
+        f"{args.epochs} epochs each, bf16, on {device}:"
     )
     print(f"  concurrently, {args.concurrent} workers {together:10,.0f} img/s aggregate")
     print(f"  one at a time (base)     {serial:10,.0f} img/s")

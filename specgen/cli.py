@@ -25,6 +25,14 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+PRECISION_OPTION = click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    help="auto, bf16 or fp32 for training; auto: bf16 on a GPU with native bf16, else fp32. Tests: fp32.",
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="specgen")
 def main() -> None:
@@ -238,6 +246,7 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 @click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
 @click.option("--resolution", type=click.IntRange(8, 2048), help="Training resolution [default: the spec's].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@PRECISION_OPTION
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option(
     "--cache",
@@ -252,7 +261,20 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
     show_default=True,
     help="Evaluate the trained weights through the emitted ONNX graph with onnxruntime too.",
 )
-def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, device, seed, cache, onnx_check):
+def train(
+    spec_file,
+    data,
+    epochs,
+    batch_size,
+    lr,
+    weight_decay,
+    resolution,
+    device,
+    precision,
+    seed,
+    cache,
+    onnx_check,
+):
     """Train a spec's emitted module (the paper's short schedule); a JSON line of results on stdout."""
     from pathlib import Path
 
@@ -266,6 +288,7 @@ def train(spec_file, data, epochs, batch_size, lr, weight_decay, resolution, dev
         schedule,
         resolution=resolution,
         device=device,
+        precision=precision,
         seed=seed,
         cache_dir=Path(cache),
         onnx_check=onnx_check,
@@ -321,6 +344,7 @@ def sweep() -> None:
 @click.option("--lr", type=click.FloatRange(0, 100, min_open=True), default=0.05, show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="Local executor: auto, cpu or cuda[:N].")
+@PRECISION_OPTION
 @click.option("--cache", type=click.Path(file_okay=False), default=".specgen-cache", show_default=True)
 def sweep_run(
     space,
@@ -339,6 +363,7 @@ def sweep_run(
     lr,
     weight_decay,
     device,
+    precision,
     cache,
 ) -> None:
     """Sample SPACE and train every sample into --store; rerun the same command to resume."""
@@ -347,10 +372,19 @@ def sweep_run(
     from specgen.constraints import parse_band
     from specgen.sweep.driver import Sweep, run_sweep
     from specgen.sweep.worker import Job
+    from specgen.train.precision import check_precision
     from specgen.train.schedule import Schedule
 
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
-    job = Job(data, resolution, schedule, seed=seed, device=device, cache_dir=str(Path(cache).resolve()))
+    job = Job(
+        data,
+        resolution,
+        schedule,
+        seed=seed,
+        device=device,
+        precision=check_precision(precision),
+        cache_dir=str(Path(cache).resolve()),
+    )
     band = parse_band(flops, "flops") if flops else None
     plan = Sweep(space, n, job, (band.min, band.max) if band else None)
 

@@ -52,7 +52,9 @@ def test_a_local_sweep_trains_every_sample_once(local_store):
         assert 200_000 <= r["flops"] <= 600_000 and r["resolution"] == 16  # the band, at 16 px
         assert 0 <= r["error"] <= 1 and r["best_error"] == r["error"]
         assert abs(r["onnx_error"] - r["error"]) <= 0.001
-        assert r["device"] == "cpu" and r["versions"]["torch"] == torch.__version__
+        assert (
+            r["device"] == "cpu" and r["precision"] == "fp32" and r["versions"]["torch"] == torch.__version__
+        )
     again = sweep(*SWEEP, "--store", str(local_store))  # a rerun of a finished sweep trains nothing
     assert again["counts"] == {"done": N}
     assert read_results(local_store) == runs
@@ -62,22 +64,28 @@ def test_the_sweep_command_without_run_is_the_same_as_with_it(local_store):
     assert sweep("run", *SWEEP, "--store", str(local_store))["counts"] == {"done": N}
 
 
-def test_a_store_refuses_a_rerun_with_other_settings(local_store):
-    args = [a if a != "0.4" else "0.3" for a in SWEEP]
+@pytest.mark.parametrize(
+    ("change", "field"), [(("0.4", "0.3"), "schedule"), (("cpu", "cpu", "--precision", "bf16"), "precision")]
+)
+def test_a_store_refuses_a_rerun_with_other_settings(local_store, change, field):
+    old, *new = change
+    args = [b for a in SWEEP for b in (new if a == old else [a])]
     result = CliRunner().invoke(main, ["sweep", *args, "--store", str(local_store)])
     assert result.exit_code == 2
-    assert result.stderr.strip().startswith(f"{local_store}: schedule: this store holds a sweep with")
+    assert result.stderr.strip().startswith(f"{local_store}: {field}: this store holds a sweep with")
 
 
 def test_status_summarizes_the_store(local_store):
     result = CliRunner().invoke(main, ["sweep", "status", str(local_store)])
     assert result.exit_code == 0
-    assert "anynetx_e n=4 seed=3 data=digits at 16 px, 1 epochs" in result.stdout
+    assert "anynetx_e n=4 seed=3 data=digits at 16 px, 1 epochs, precision auto" in result.stdout
+    assert f"trained on cpu fp32 ({N})" in result.stdout
     done = [line.split() for line in result.stdout.splitlines() if line.startswith("done")]
     assert done == [["done", str(N)]]
     info = json.loads(CliRunner().invoke(main, ["sweep", "status", str(local_store), "--json"]).stdout)
     errors = sorted(r["error"] for r in read_results(local_store))
     assert info["counts"]["done"] == N and info["error"]["min"] == errors[0]
+    assert info["trained_on"] == {"cpu fp32": N}
     assert [r["error"] for r in info["best"]] == errors
 
 
@@ -173,6 +181,8 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
         (("200K:600K", "600K:200K"), "--flops: $: expected LO <= HI, got '600K:200K'"),
         (("--batch-size", "2048"), "--batch-size: $: expected at most the 1437 training images, got 2048"),
         (("--cache", "{tmp}/file/cache"), "--cache: $: cannot make the cache folder {tmp}/file/cache: "),
+        (("--precision", "fp16"), "--precision: $: expected auto, bf16 or fp32, got 'fp16'"),
+        (("--device", "tpu"), "--device: $: expected auto, cpu or cuda[:N], got 'tpu'"),
     ],
 )
 def test_bad_input_leaves_no_store(change, expected, tmp_path):

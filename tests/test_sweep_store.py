@@ -39,7 +39,8 @@ def result(status: str, error: float | None, epochs: int) -> dict:
         for e in range(epochs)
     ]
     return {"status": status, "error": error, "best_error": error, "onnx_error": error, "epochs": rows,
-            "device": "cpu", "seconds": 2.5, "message": "", "versions": {"torch": "x"}}  # fmt: skip
+            "device": "cpu", "precision": "fp32", "seconds": 2.5, "message": "",
+            "versions": {"torch": "x"}}  # fmt: skip
 
 
 @pytest.fixture
@@ -77,6 +78,7 @@ def test_finished_runs_leave_the_todo_list_and_keep_their_epochs(store, tmp_path
         "epochs": 2,
         "onnx_error": 0.25,
         "device": "cpu",
+        "precision": "fp32",
         "attempts": 1,
         "train_seconds": 2.5,
         "finished_at": None,
@@ -106,7 +108,7 @@ def test_foreign_and_missing_stores_are_one_line(tmp_path):
     other.execute("INSERT INTO meta VALUES ('format', 'someone-else/2')")
     other.commit()
     other.close()
-    with pytest.raises(SpecError, match=r"other.db: format: expected specgen-sweep/1"):
+    with pytest.raises(SpecError, match=r"other.db: format: expected specgen-sweep/2"):
         read_results(tmp_path / "other.db")
     result = CliRunner().invoke(main, ["sweep", "status", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and result.stderr.strip().endswith("missing.db: $: file not found")

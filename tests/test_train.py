@@ -67,6 +67,22 @@ def test_small_network_learns_digits_well_below_chance(trained):
     assert all(e.images_per_s > 0 and e.seconds > 0 for e in trained.epochs)
 
 
+def test_a_cpu_trains_in_fp32_by_default(trainer, trained):
+    assert trainer.precision == "fp32" and trained.precision == "fp32"
+    assert trainer.memory_format == torch.contiguous_format
+
+
+def test_the_bf16_path_learns_digits_on_cpu_too_and_onnx_agrees(digits, tmp_path):
+    """What a GPU with native bf16 runs (autocast and channels_last), here on the CPU's bf16 kernels."""
+    bf16 = Trainer(digits, torch.device("cpu"), tmp_path, precision="bf16")
+    model = bf16.build(fit_to_data(TINY, digits), seed=0)
+    assert model.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    result = bf16.train(TINY, DIGITS_SCHEDULE, seed=0)
+    assert result.status == "done" and result.precision == "bf16"
+    assert result.error < 0.15, result.error  # chance: 0.90; 3.1% measured
+    assert abs(result.onnx_error - result.error) <= AGREEMENT  # evaluation runs in fp32
+
+
 def test_onnx_cross_check_agrees_on_the_trained_model(trained):
     assert trained.onnx_error is not None
     assert abs(trained.onnx_error - trained.error) <= AGREEMENT
@@ -136,6 +152,7 @@ def test_train_command_prints_one_json_line(tmp_path, monkeypatch):
     assert [e["epoch"] for e in line["epochs"]] == [1, 2]
     assert 0 <= line["error"] <= 1 and math.isclose(line["error"], line["epochs"][-1]["test_error"])
     assert line["schedule"]["lr"] == 0.05 and line["versions"]["torch"] == torch.__version__
+    assert line["device"] == "cpu" and line["precision"] == "fp32"
     assert list((tmp_path / ".specgen-cache").glob("net_*.py"))  # trained from the emitted file
 
 
@@ -146,6 +163,25 @@ def test_a_batch_larger_than_the_data_is_one_line_without_a_progress_bar(tmp_pat
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == "--batch-size: $: expected at most the 64 training images, got 128\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (("--precision", "fp16"), "--precision: $: expected auto, bf16 or fp32, got 'fp16'"),
+        (("--device", "tpu"), "--device: $: expected auto, cpu or cuda[:N], got 'tpu'"),
+    ],
+)
+def test_a_bad_precision_or_device_is_one_line_before_any_data_is_read(
+    option, expected, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.json").write_text(TINY.model_dump_json())
+    args = ["train", str(tmp_path / "tiny.json"), "--data", f"folder:{tmp_path / 'missing'}", *option]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == expected + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json"]  # no cache folder made
 
 
 def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):

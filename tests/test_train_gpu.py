@@ -1,4 +1,5 @@
-"""The shared trainer's GPU path (bf16 autocast, channels_last, cudnn benchmark, data on the device).
+"""The shared trainer's GPU path (bf16 autocast and channels_last where the GPU has native bf16, cudnn
+benchmark, data on the device).
 
 Skipped without CUDA; on a lent GPU machine run it with `python -m pytest tests/test_train_gpu.py`,
 then `python bench/gpu_trainer.py` for the throughput figures.
@@ -24,19 +25,30 @@ def gpu_trainer(tmp_path_factory):
     return Trainer(load_data("digits", 16), torch.device("cuda"), tmp_path_factory.mktemp("cache"))
 
 
-def test_data_lives_on_the_device_in_channels_last(gpu_trainer):
+def test_data_lives_on_the_device_and_bf16_trains_channels_last(gpu_trainer):
     assert gpu_trainer.resident and gpu_trainer.train_x.is_cuda and gpu_trainer.test_x.is_cuda
     assert torch.backends.cudnn.benchmark
+    native = torch.cuda.get_device_capability() >= (8, 0)
+    assert gpu_trainer.precision == ("bf16" if native else "fp32")
     model = gpu_trainer.build(TINY.model_copy(update={"in_channels": 1, "num_classes": 10}), seed=0)
     weight = model.stem.conv.weight
-    assert weight.is_cuda and weight.is_contiguous(memory_format=torch.channels_last)
+    assert weight.is_cuda and weight.is_contiguous(memory_format=torch.channels_last) == native
 
 
 def test_small_network_learns_digits_on_the_gpu_and_onnx_agrees(gpu_trainer):
     result = gpu_trainer.train(TINY, DIGITS_SCHEDULE, seed=0)
     assert result.status == "done" and result.device.startswith("cuda")
+    assert result.precision == gpu_trainer.precision
     assert result.error < 0.15, result.error  # chance: 0.90
     assert abs(result.onnx_error - result.error) <= AGREEMENT
+
+
+def test_fp32_on_the_gpu_learns_digits_too(gpu_trainer, tmp_path):
+    fp32 = Trainer(gpu_trainer.data, torch.device("cuda"), tmp_path, precision="fp32")
+    assert fp32.memory_format == torch.contiguous_format
+    result = fp32.train(TINY, DIGITS_SCHEDULE, seed=0)
+    assert result.status == "done" and result.precision == "fp32"
+    assert result.error < 0.15 and abs(result.onnx_error - result.error) <= AGREEMENT
 
 
 def test_a_gpu_that_is_not_there_is_one_line():

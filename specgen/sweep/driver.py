@@ -37,6 +37,7 @@ class Sweep:
             "data": job.data,
             "resolution": job.resolution,
             "schedule": job.schedule.to_json(),
+            "precision": job.precision,
         }
 
     def samples(self) -> list[dict]:

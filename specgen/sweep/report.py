@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import statistics
+from collections import Counter
 from pathlib import Path
 
 from specgen.atomic import write_atomic
@@ -26,6 +27,7 @@ def summary(path: str | Path) -> dict:
         store.close()
     errors = sorted(r["error"] for r in runs if r["error"] is not None)
     best = sorted((r for r in runs if r["error"] is not None), key=lambda r: (r["error"], r["id"]))
+    trained = [r for r in runs if r["status"] != "failed"]
     return {
         "store": str(path),
         "settings": settings,
@@ -36,6 +38,7 @@ def summary(path: str | Path) -> dict:
             "max": errors[-1] if errors else None,
         },
         "train_seconds": round(sum(r["train_seconds"] or 0 for r in runs), 1),
+        "trained_on": dict(sorted(Counter(f"{r['device']} {r['precision']}" for r in trained).items())),
         "best": best[:BEST_SHOWN],
     }
 
@@ -45,7 +48,8 @@ def render(info: dict) -> str:
     s = info["settings"] or {}
     lines = [
         f"{info['store']}: {s.get('space')} n={s.get('n')} seed={s.get('seed')} data={s.get('data')} "
-        f"at {s.get('resolution')} px, {s.get('schedule', {}).get('epochs')} epochs",
+        f"at {s.get('resolution')} px, {s.get('schedule', {}).get('epochs')} epochs, "
+        f"precision {s.get('precision')}",
         "",
         table(["status", "runs"], [[k, v] for k, v in info["counts"].items()]),
     ]
@@ -55,6 +59,7 @@ def render(info: dict) -> str:
             "",
             f"top-1 error: min {percent(e['min'])}, median {percent(e['median'])}, max {percent(e['max'])}; "
             f"{info['train_seconds']:.0f} s of training",
+            "trained on " + ", ".join(f"{where} ({n})" for where, n in info["trained_on"].items()),
         ]
     if info["best"]:
         rows = [

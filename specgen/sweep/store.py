@@ -21,11 +21,20 @@ from pathlib import Path
 
 from specgen.errors import ROOT, SpecError
 
-FORMAT = "specgen-sweep/1"
+FORMAT = "specgen-sweep/2"
 FINISHED = ("done", "diverged", "failed")
 SAMPLE_FIELDS = ("id", "space", "seed", "index", "design", "resolution", "flops", "params", "acts", "spec")
 RESULT_FIELDS = ("status", "error", "best_error", "epochs")
-EXTRA_FIELDS = ("onnx_error", "device", "attempts", "train_seconds", "finished_at", "message", "versions")
+EXTRA_FIELDS = (
+    "onnx_error",
+    "device",
+    "precision",
+    "attempts",
+    "train_seconds",
+    "finished_at",
+    "message",
+    "versions",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +57,7 @@ CREATE TABLE IF NOT EXISTS runs (
     epochs INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     device TEXT,
+    precision TEXT,
     message TEXT,
     claimed_at REAL,
     finished_at REAL,
@@ -253,7 +263,8 @@ class Store:
             )
             self.db.execute(
                 "UPDATE runs SET status = ?, error = ?, best_error = ?, onnx_error = ?, epochs = ?,"
-                " device = ?, message = ?, finished_at = ?, train_seconds = ?, versions = ? WHERE id = ?",
+                " device = ?, precision = ?, message = ?, finished_at = ?, train_seconds = ?, versions = ?"
+                " WHERE id = ?",
                 (
                     status,
                     result.get("error"),
@@ -261,6 +272,7 @@ class Store:
                     result.get("onnx_error"),
                     len(epochs),
                     result.get("device"),
+                    result.get("precision"),
                     result.get("message") or None,
                     time.time(),
                     result.get("seconds"),

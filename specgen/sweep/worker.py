@@ -26,22 +26,24 @@ class Job:
     schedule: Schedule = field(default_factory=Schedule)
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     cache_dir: str = str(DEFAULT_CACHE)
     onnx_check: bool = True
 
 
 def trainer_for(job: Job):
-    """This process's Trainer for the job's data and device, made (and the data loaded) once."""
+    """This process's Trainer for the job's data, device and precision, made (and the data loaded) once."""
     from pathlib import Path
 
     from specgen.train.data import load_data
     from specgen.train.trainer import Trainer, resolve_device
 
-    key = (job.data, job.resolution, job.device, job.cache_dir)
+    key = (job.data, job.resolution, job.device, job.precision, job.cache_dir)
     if key not in _TRAINERS:
         _TRAINERS.clear()  # one dataset per process
         device = resolve_device(job.device)
-        _TRAINERS[key] = Trainer(load_data(job.data, job.resolution), device, Path(job.cache_dir))
+        data = load_data(job.data, job.resolution)
+        _TRAINERS[key] = Trainer(data, device, Path(job.cache_dir), job.precision)
     return _TRAINERS[key]
 
 

@@ -11,7 +11,7 @@ from specgen.specfile import load_spec
 from specgen.train.data import load_data
 from specgen.train.modules import DEFAULT_CACHE, cache_folder
 from specgen.train.schedule import Schedule
-from specgen.train.trainer import EpochResult, Trainer, resolve_device
+from specgen.train.trainer import EpochResult, Trainer, resolve_device, resolve_precision
 
 
 def train_file(
@@ -21,6 +21,7 @@ def train_file(
     *,
     resolution: int | None = None,
     device: str = "auto",
+    precision: str = "auto",
     seed: int = 0,
     cache_dir: Path = DEFAULT_CACHE,
     onnx_check: bool = True,
@@ -28,9 +29,11 @@ def train_file(
 ) -> dict:
     """Train the spec's emitted module; per-epoch lines and a progress bar on stderr; the results."""
     net = load_spec(spec_path).resolve()
+    target = resolve_device(device)  # bad options are refused before anything is made or loaded
+    precision = resolve_precision(precision, target)
     cache_folder(cache_dir)
     dataset = load_data(data, resolution or net.resolution)
-    trainer = Trainer(dataset, resolve_device(device), cache_dir)
+    trainer = Trainer(dataset, target, cache_dir, precision)
     steps = trainer.steps_per_epoch(schedule)  # bad input is refused before the progress bar shows
     bar = tqdm(
         total=schedule.epochs * steps, desc=net.name, unit="step", file=sys.stderr, disable=not progress

@@ -3,8 +3,9 @@
 Loading data is the slow part of a short run, so a Trainer loads it once (onto
 the GPU when it fits) and then trains network after network against it. Each
 network is the emitted module, imported from its file. One code path serves
-GPU and CPU: on a GPU it adds bf16 autocast, channels_last and cudnn
-benchmarking; on CPU it runs in fp32 and is repeatable for a seed.
+GPU and CPU: training in bf16 adds autocast and channels_last, a GPU adds cudnn
+benchmarking. By default a GPU with native bf16 trains in it and everything
+else in fp32, where a CPU run is repeatable for a seed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from specgen.spec import NetworkSpec
 from specgen.train.augment import crop_flip
 from specgen.train.data import Dataset
 from specgen.train.modules import DEFAULT_CACHE, network_class
+from specgen.train.precision import check_precision
 from specgen.train.schedule import Schedule
 
 EVAL_BATCH = 500
@@ -48,6 +50,7 @@ class RunResult:
     status: str  # "done" or "diverged"
     spec: NetworkSpec
     device: str
+    precision: str
     epochs: list[EpochResult] = field(default_factory=list)
     error: float | None = None
     best_error: float | None = None
@@ -64,6 +67,7 @@ class RunResult:
             "onnx_error": self.onnx_error,
             "epochs": [asdict(e) for e in self.epochs],
             "device": self.device,
+            "precision": self.precision,
             "seconds": round(self.seconds, 3),
             "message": self.message,
             "versions": versions(),
@@ -100,6 +104,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' is bf16 on a GPU that computes it natively (compute capability 8.0, Ampere, on), else fp32.
+
+    Older GPUs only emulate bf16, slower than fp32; a CPU trains in fp32, the reference precision.
+    """
+    if check_precision(name) != "auto":
+        return name
+    native = device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+    return "bf16" if native else "fp32"
+
+
 def fit_to_data(net: NetworkSpec, data: Dataset) -> NetworkSpec:
     """The network with the data's input channels, classes and resolution.
 
@@ -116,18 +131,22 @@ def fit_to_data(net: NetworkSpec, data: Dataset) -> NetworkSpec:
 class Trainer:
     """A dataset held on one device, and the loop that trains networks against it."""
 
-    def __init__(self, data: Dataset, device: torch.device, cache_dir: Path = DEFAULT_CACHE) -> None:
+    def __init__(
+        self, data: Dataset, device: torch.device, cache_dir: Path = DEFAULT_CACHE, precision: str = "auto"
+    ) -> None:
         self.data, self.device, self.cache_dir = data, device, Path(cache_dir)
-        self.cuda = device.type == "cuda"
-        if self.cuda:
+        self.precision = resolve_precision(precision, device)
+        self.bf16 = self.precision == "bf16"
+        if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.resident = not self.cuda or _fits(data, device)
+        self.resident = device.type != "cuda" or _fits(data, device)
         self.train_x = _place(data.train_x, device, self.resident)
         self.test_x = _place(data.test_x, device, self.resident)
         self.train_y, self.test_y = data.train_y.to(device), data.test_y.to(device)
         mean, std = data.mean_std()
         self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
-        self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
+        # bf16 convolutions, on tensor cores or in oneDNN, read channels-last (NHWC) tensors
+        self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
 
     def _fetch(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if self.resident:
@@ -166,7 +185,7 @@ class Trainer:
             weight_decay=schedule.weight_decay,
         )
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        result = RunResult("done", net, str(self.device))
+        result = RunResult("done", net, str(self.device), self.precision)
         for epoch in range(schedule.epochs):
             loss = self._epoch(model, optimizer, gen, schedule, epoch * steps, steps, on_step)
             if loss is None:
@@ -216,7 +235,7 @@ class Trainer:
                 group["lr"] = schedule.lr_at(first_step + i, total_steps)
             idx = order[i * bs : (i + 1) * bs]
             x = self.normalize(crop_flip(self._fetch(self.train_x, idx), gen, self.data.flip))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 loss = F.cross_entropy(model(x), self.train_y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -233,7 +252,7 @@ class Trainer:
     def evaluate(self, model: torch.nn.Module) -> float:
         """Top-1 error on the test split, as a fraction.
 
-        In fp32 even on a GPU (training alone uses bf16): the error is then that of
+        In fp32 even after training in bf16: the error is then that of
         the weights as a user's vendored module runs them, which the ONNX cross-check
         must match to 0.1 points; bf16 logits would flip borderline images.
         """
