@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 
@@ -15,7 +16,13 @@ from specgen.errors import SpecError
 
 
 class _Group(click.Group):
-    """Bad input becomes one line on stderr and exit status 2, never a traceback."""
+    """Bad input, in a file or on the command line, becomes one line on stderr and exit status 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:
+            _usage_error(e)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -23,6 +30,18 @@ class _Group(click.Group):
         except SpecError as e:
             click.echo(str(e), err=True)
             sys.exit(2)
+        except click.UsageError as e:
+            _usage_error(e)
+
+
+def _usage_error(e: click.UsageError) -> NoReturn:
+    """click's usage errors without the usage block: the command, what was wrong, where help is."""
+    if isinstance(e, click.exceptions.NoArgsIsHelpError):  # a bare group: its help, as click shows it
+        e.show()
+        sys.exit(e.exit_code)
+    command = e.ctx.command_path if e.ctx else "specgen"
+    click.echo(f"{command}: {e.format_message()} (see '{command} --help')", err=True)
+    sys.exit(2)
 
 
 PRECISION_OPTION = click.option(

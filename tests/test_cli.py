@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from specgen.cli import main
@@ -92,3 +93,40 @@ def test_help_lists_commands():
     out = run("--help").stdout
     for command in ("validate", "describe", "schema"):
         assert command in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bogus"], "specgen: No such command 'bogus'. (see 'specgen --help')"),
+        (["--bogus"], "specgen: No such option '--bogus'. (see 'specgen --help')"),
+        (["describe"], "specgen describe: Missing argument 'FILE'. (see 'specgen describe --help')"),
+        (
+            ["train", X600, "--data", "digits", "--epochs", "0"],
+            "specgen train: Invalid value for '--epochs': 0 is not in the range 1<=x<=10000."
+            " (see 'specgen train --help')",
+        ),
+        (
+            ["sweep", "regnetx", "--n", "2", "--data", "digits", "--store", "s.db", "--executor", "k8s"],
+            "specgen sweep run: Invalid value for '--executor': 'k8s' is not one of 'local', 'ray'."
+            " (see 'specgen sweep run --help')",
+        ),
+        (
+            ["sweep", "status"],
+            "specgen sweep status: Missing argument 'STORE'. (see 'specgen sweep status --help')",
+        ),
+    ],
+)
+def test_a_bad_command_line_is_one_line_too(args, expected):
+    result = CliRunner().invoke(main, args, prog_name="specgen")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == expected + "\n"
+
+
+def test_a_bare_group_shows_its_help():
+    for args, first in (
+        ([], "Usage: specgen [OPTIONS] COMMAND"),
+        (["sweep"], "Usage: specgen sweep [OPTIONS]"),
+    ):
+        result = CliRunner().invoke(main, args, prog_name="specgen")
+        assert result.exit_code == 2 and result.stderr.startswith(first) and "Commands:" in result.stderr
