@@ -57,3 +57,12 @@ def test_a_gpu_that_is_not_there_is_one_line():
     with pytest.raises(SpecError) as err:
         resolve_device(f"cuda:{count}")
     assert str(err.value) == f"--device: $: expected cuda:0 to cuda:{count - 1}, got 'cuda:{count}'"
+
+
+def test_data_too_large_for_the_gpu_streams_from_pinned_host_memory(gpu_trainer, tmp_path, monkeypatch):
+    monkeypatch.setattr("specgen.train.trainer.DEVICE_SHARE", 0.0)
+    streaming = Trainer(gpu_trainer.data, torch.device("cuda"), tmp_path)
+    assert not streaming.resident and streaming.train_x.is_pinned() and not streaming.train_x.is_cuda
+    result = streaming.train(TINY, DIGITS_SCHEDULE, seed=0)
+    assert result.status == "done" and result.error < 0.15
+    assert abs(result.onnx_error - result.error) <= AGREEMENT
