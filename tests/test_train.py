@@ -113,6 +113,13 @@ def test_a_non_finite_loss_stops_the_run_as_diverged(trainer):
     assert json.loads(json.dumps(result.to_json()))["status"] == "diverged"  # stays valid JSON (no NaN)
 
 
+def test_weights_that_overflow_inside_the_network_are_diverged_too(trainer):
+    # One huge step leaves every weight finite, but the test outputs overflow to NaN: not a 92% error.
+    result = trainer.train(TINY, Schedule(epochs=2, batch_size=1437, lr=1e6), seed=0)
+    assert result.status == "diverged" and result.epochs == [] and result.error is None
+    assert result.message == "non-finite outputs on the test images after epoch 1"
+
+
 def test_schedule_scales_lr_with_batch_and_decays_by_half_cosine():
     s = Schedule(batch_size=256, lr=0.05)
     assert s.base_lr == pytest.approx(0.1)

@@ -173,7 +173,8 @@ class Trainer:
         on_step: Callable[[], None] | None = None,
         on_epoch: Callable[[EpochResult], None] | None = None,
     ) -> RunResult:
-        """Train `net` (fitted to the data) with `schedule`; stop early, as diverged, on a non-finite loss."""
+        """Train `net` (fitted to the data) with `schedule`; stop early, as diverged, on a non-finite loss
+        or non-finite test outputs (weights can blow up within float range and still overflow inside)."""
         net = fit_to_data(net, self.data)
         steps = self.steps_per_epoch(schedule)
         start = time.perf_counter()
@@ -192,9 +193,12 @@ class Trainer:
                 result.status, result.message = "diverged", f"non-finite training loss in epoch {epoch + 1}"
                 break
             train_loss, seconds = loss
-            record = EpochResult(
-                epoch + 1, train_loss, self.evaluate(model), steps * schedule.batch_size / seconds, seconds
-            )
+            error = self.evaluate(model)
+            if error is None:
+                result.status = "diverged"
+                result.message = f"non-finite outputs on the test images after epoch {epoch + 1}"
+                break
+            record = EpochResult(epoch + 1, train_loss, error, steps * schedule.batch_size / seconds, seconds)
             result.epochs.append(record)
             if on_epoch:
                 on_epoch(record)
@@ -249,8 +253,8 @@ class Trainer:
         return running.item() / steps, time.perf_counter() - start
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module) -> float:
-        """Top-1 error on the test split, as a fraction.
+    def evaluate(self, model: torch.nn.Module) -> float | None:
+        """Top-1 error on the test split, as a fraction; None when an output is not finite.
 
         In fp32 even after training in bf16: the error is then that of
         the weights as a user's vendored module runs them, which the ONNX cross-check
@@ -258,11 +262,13 @@ class Trainer:
         """
         model.eval()
         wrong = torch.zeros((), dtype=torch.int64, device=self.device)
+        finite = torch.ones((), dtype=torch.bool, device=self.device)
         for lo in range(0, len(self.test_y), EVAL_BATCH):
             idx = torch.arange(lo, min(lo + EVAL_BATCH, len(self.test_y)), device=self.device)
             logits = model(self.normalize(self._fetch(self.test_x, idx)))
             wrong += (logits.argmax(1) != self.test_y[idx]).sum()
-        return wrong.item() / len(self.test_y)
+            finite &= torch.isfinite(logits).all()
+        return wrong.item() / len(self.test_y) if finite.item() else None
 
     def test_inputs(self) -> torch.Tensor:
         """The normalized test images as fp32 on the CPU, for onnxruntime."""
