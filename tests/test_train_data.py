@@ -147,3 +147,15 @@ def test_an_image_too_large_to_decode_safely_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 12 x 20 test images are then bombs
     with pytest.raises(SpecError, match=r"0\.png: \$: cannot read image"):
         load_data(f"folder:{write_folder(tmp_path / 'images')}", 16)
+
+
+def test_images_that_do_not_fit_in_memory_are_one_line(tmp_path, monkeypatch):
+    root = write_folder(tmp_path / "images")
+
+    def no_memory(shape, dtype):
+        raise MemoryError
+
+    monkeypatch.setattr("specgen.train.data.np.empty", no_memory)
+    with pytest.raises(SpecError) as error:
+        load_data(f"folder:{root}", 2048)
+    assert str(error.value) == f"{root}: $: 12 images at 2048 px need 0.1 GiB of memory"
