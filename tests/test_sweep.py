@@ -129,6 +129,52 @@ def test_a_pool_of_local_workers_holds_the_same_runs(local_store, tmp_path):
     ]
 
 
+def test_a_pool_worker_that_dies_is_one_line_and_the_sweep_resumes(tmp_path):
+    import multiprocessing
+
+    from specgen.errors import SpecError
+    from specgen.sweep.executors import ProcessPool
+    from specgen.sweep.worker import Job
+    from specgen.train.schedule import Schedule
+
+    job = Job("synthetic:64", 16, Schedule(epochs=1, batch_size=16), device="cpu", cache_dir=str(tmp_path))
+    pool = ProcessPool(job, 1)
+    try:
+        pool.submit("a", {"kind": "anynet"})
+        for worker in multiprocessing.active_children():  # what the kernel's OOM killer does
+            os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(SpecError) as error:
+            pool.wait()
+    finally:
+        pool.close()
+    assert str(error.value) == (
+        "--workers: $: a worker process died while training (killed, or out of memory); "
+        "rerun the same command to resume, perhaps with fewer --workers"
+    )
+
+
+def test_a_ray_task_whose_worker_dies_is_a_failed_run(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    from specgen.sweep import ray_executor
+    from specgen.sweep.worker import Job
+
+    @ray.remote(max_retries=0)
+    def dies(job, spec):
+        os._exit(1)
+
+    monkeypatch.setattr(ray_executor, "_train", dies)
+    ray.init(num_cpus=1, include_dashboard=False, logging_level=logging.ERROR)
+    try:
+        executor = ray_executor.RayExecutor(Job("digits", 16, cache_dir=str(tmp_path)))
+        executor.submit("a", {"kind": "anynet"})
+        [(run_id, result)] = executor.wait()
+        executor.close()
+    finally:
+        ray.shutdown()
+    assert run_id == "a" and result["status"] == "failed" and result["device"] == "cpu"
+    assert result["message"].startswith("WorkerCrashedError: The worker died"), result
+
+
 def _statuses(db_path) -> dict[str, tuple]:
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
+from specgen.errors import ROOT, SpecError
 from specgen.sweep.worker import Job, train_task
 
 
@@ -73,7 +75,15 @@ class ProcessPool:
 
     def wait(self) -> list[tuple[str, dict]]:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
-        return [(self.running.pop(f), f.result()) for f in done]
+        try:
+            return [(self.running.pop(f), f.result()) for f in done]
+        except BrokenProcessPool:  # every run in flight fails with it, so none can be blamed
+            raise SpecError(
+                "--workers",
+                ROOT,
+                "a worker process died while training (killed, or out of memory); "
+                "rerun the same command to resume, perhaps with fewer --workers",
+            ) from None
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

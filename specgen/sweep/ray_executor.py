@@ -13,7 +13,7 @@ from dataclasses import replace
 import ray
 
 from specgen.errors import ROOT, SpecError
-from specgen.sweep.worker import Job, train_task
+from specgen.sweep.worker import Job, failed_result, train_task
 
 
 @ray.remote
@@ -54,7 +54,15 @@ class RayExecutor:
 
     def wait(self) -> list[tuple[str, dict]]:
         done, _ = ray.wait(list(self.running), num_returns=1)
-        return [(self.running.pop(ref), ray.get(ref)) for ref in done]
+        return [(self.running.pop(ref), self._result(ref)) for ref in done]
+
+    def _result(self, ref) -> dict:
+        """The task's result; a task whose worker died (out of memory, a crash), after Ray's own
+        retries, is a failed run: it alone was in that worker, so the sweep goes on."""
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as e:
+            return failed_result(self.job, e)
 
     def close(self) -> None:
         for ref in self.running:

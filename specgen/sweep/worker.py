@@ -50,7 +50,6 @@ def trainer_for(job: Job):
 def train_task(job: Job, spec: dict) -> dict:
     """Train one sampled network (its spec JSON); the result as the store records it."""
     from specgen.spec import NetworkSpec
-    from specgen.train.trainer import versions
 
     try:
         trainer = trainer_for(job)
@@ -59,5 +58,12 @@ def train_task(job: Job, spec: dict) -> dict:
     except SpecError as e:
         return {"status": "invalid", "spec_error": [e.source, e.path, e.message]}
     except Exception as e:  # recorded as a failed run: one bad network must not stop a sweep
-        message = f"{type(e).__name__}: {e}"[:500]
-        return {"status": "failed", "device": job.device, "message": message, "versions": versions()}
+        return failed_result(job, e)
+
+
+def failed_result(job: Job, error: BaseException) -> dict:
+    """A run that ended in an exception, as the store records it."""
+    from specgen.train.trainer import versions
+
+    message = f"{type(error).__name__}: {error}"[:500]
+    return {"status": "failed", "device": job.device, "message": message, "versions": versions()}
