@@ -99,10 +99,13 @@ def measure(space: DesignSpace, stages: Stages, resolution: int) -> complexity.B
 def divisible(stages: Stages) -> np.ndarray:
     """(N, S): w / b is whole and the group width divides it, i.e. w / (b·g) is whole.
 
-    One float division per stage (exact for these magnitudes); absent stages pass.
+    One float division per stage (exact for these magnitudes); absent stages pass. A group
+    width of 0 marks a stage that torchvision rounding refuses (w / b rounds down to 0).
     """
-    e = stages.widths / (stages.bottleneck_ratios * stages.group_widths)
-    return (np.abs(e - np.rint(e)) <= 1e-9 * e) | (stages.depths == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = stages.widths / (stages.bottleneck_ratios * stages.group_widths)
+    whole = (np.abs(e - np.rint(e)) <= 1e-9 * e) & (stages.group_widths > 0)
+    return whole | (stages.depths == 0)
 
 
 def buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.ndarray) -> np.ndarray:

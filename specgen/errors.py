@@ -22,6 +22,19 @@ class SpecError(Exception):
         self.source, self.path, self.message = source, path, message
 
 
+class FieldError(ValueError):
+    """A validator's refusal that belongs to a field below where pydantic reports it.
+
+    A model validator's errors land at the model itself (`$`); one that is about a field
+    (a RegNet's se_ratio, found wrong only once the network is resolved) raises this with
+    the field's location, and `first_error` reports it there.
+    """
+
+    def __init__(self, loc: tuple, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 def field_path(loc: tuple) -> str:
     """('stages', 2, 'width') -> 'stages[2].width'; () -> '$'."""
     out = ""
@@ -111,4 +124,6 @@ def first_error(exc: ValidationError, tag_at: int | None = None) -> tuple[str, s
         loc = (*loc, error["ctx"]["discriminator"].strip("'"))
     elif tag_at is not None and len(loc) > tag_at:
         loc = loc[:tag_at] + loc[tag_at + 1 :]
+    if error["type"] == "value_error" and isinstance(error["ctx"]["error"], FieldError):
+        loc = (*loc, *error["ctx"]["error"].loc)
     return field_path(loc), expectation(error)

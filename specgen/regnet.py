@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from specgen import limits
-from specgen.errors import first_error
+from specgen.errors import FieldError, first_error
 from specgen.spec import Name, NetworkSpec, Stage
 
 Rounding = Literal["pycls", "torchvision"]
@@ -64,6 +64,10 @@ def torchvision_compatible(width: int, bottleneck_ratio: float, group_width: int
     """torchvision's variant: round half up, and never shrink below 90%."""
     m = bottleneck_multiplier(bottleneck_ratio)
     v = int(width * m)
+    if v < 1:  # torchvision would divide by a group width of 0 here
+        raise ValueError(
+            f"a bottleneck width of int({width} / {bottleneck_ratio:g}) = 0 under torchvision rounding"
+        )
     g = min(group_width, v)
     snapped = max(g, int(v + g / 2) // g * g)
     if snapped < 0.9 * v:
@@ -118,7 +122,11 @@ def pycls_compatible_batch(width, bottleneck_ratio, group_width) -> tuple[np.nda
 
 
 def torchvision_compatible_batch(width, bottleneck_ratio, group_width) -> tuple[np.ndarray, np.ndarray]:
-    """`torchvision_compatible` elementwise over arrays."""
+    """`torchvision_compatible` elementwise over arrays.
+
+    Where the scalar form refuses (w / b rounds down to 0) this gives width 0 and group width 0,
+    which no stage is built with (`constraints.divisible` rejects it).
+    """
     m = 1.0 / np.asarray(bottleneck_ratio, dtype=np.float64)
     v = (np.asarray(width) * m).astype(np.int64)
     g = np.minimum(np.asarray(group_width, dtype=np.int64), v)
@@ -173,11 +181,7 @@ class RegNetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _resolves(self) -> RegNetSpec:
-        try:
-            self.resolve()
-        except ValidationError as e:
-            path, message = first_error(e)
-            raise ValueError(f"resolves to a network whose {path} is invalid: {message}") from None
+        self.resolve()
         return self
 
     def stage_widths_and_depths(self) -> tuple[list[int], list[int]]:
@@ -194,17 +198,40 @@ class RegNetSpec(BaseModel):
             )
         compatible = COMPATIBILITY[self.rounding]
         stages = []
-        for w, d in zip(widths, depths, strict=True):
-            w, g = compatible(w, self.bottleneck_ratio, self.group_width)
-            stages.append(
-                Stage(depth=d, width=w, stride=2, bottleneck_ratio=self.bottleneck_ratio, group_width=g)
+        for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
+            try:
+                w, g = compatible(w, self.bottleneck_ratio, self.group_width)
+            except ValueError as e:
+                raise FieldError(
+                    ("bottleneck_ratio",),
+                    f"stages[{i}] of width {w} gets {e}; expected a ratio that keeps every "
+                    "bottleneck width >= 1",
+                ) from None
+            try:
+                stage = Stage(
+                    depth=d, width=w, stride=2, bottleneck_ratio=self.bottleneck_ratio, group_width=g
+                )
+            except ValidationError as e:
+                raise _resolve_error(e, f"stages[{i}].") from None
+            stages.append(stage)
+        try:
+            return NetworkSpec(
+                name=self.name,
+                stem_width=self.stem_width,
+                stages=stages,
+                se_ratio=self.se_ratio,
+                num_classes=self.num_classes,
+                in_channels=self.in_channels,
+                resolution=self.resolution,
             )
-        return NetworkSpec(
-            name=self.name,
-            stem_width=self.stem_width,
-            stages=stages,
-            se_ratio=self.se_ratio,
-            num_classes=self.num_classes,
-            in_channels=self.in_channels,
-            resolution=self.resolution,
-        )
+        except ValidationError as e:
+            raise _resolve_error(e) from None
+
+
+def _resolve_error(e: ValidationError, prefix: str = "") -> ValueError:
+    """The resolved network's first error, at the RegNet field it comes from (se_ratio) when there
+    is one, else at the spec as a whole, naming the network's field (stages[2].depth)."""
+    path, message = first_error(e)
+    if not prefix and path in RegNetSpec.model_fields:
+        return FieldError((path,), message)
+    return ValueError(f"resolves to a network whose {prefix}{path} is invalid: {message}")

@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from functools import cache
 
@@ -18,6 +19,7 @@ from scipy import stats
 
 from specgen import complexity
 from specgen.cli import main
+from specgen.constraints import buildable
 from specgen.errors import SpecError
 from specgen.regnet import (
     COMPATIBILITY,
@@ -318,6 +320,20 @@ def test_vectorized_regnet_rule_agrees_with_the_scalar_rule(spec, b):
         )
         scalar = [COMPATIBILITY[rounding](x, b, spec.group_width) for x in expected_widths]
         assert list(zip(w.tolist(), g.tolist(), strict=True)) == scalar
+
+
+def test_a_bottleneck_width_of_zero_is_refused_by_the_scalar_rule_and_unbuildable_in_the_batch_rule():
+    # torchvision itself divides by zero here: its group width becomes min(g, int(w / b)) = 0.
+    with pytest.raises(ValueError, match=r"int\(8 / 16\) = 0"):
+        COMPATIBILITY["torchvision"](8, 16.0, 8)
+    ratios = np.full(3, 16.0)
+    widths, group_widths = COMPATIBILITY_BATCH["torchvision"](np.array([8, 16, 32]), ratios, np.full(3, 8))
+    assert list(zip(widths.tolist()[1:], group_widths.tolist()[1:], strict=True)) == [
+        COMPATIBILITY["torchvision"](w, 16.0, 8) for w in (16, 32)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert buildable(widths, ratios, group_widths).tolist() == [False, True, True]
 
 
 # --- the command line ------------------------------------------------------------------------------
