@@ -16,6 +16,7 @@ import torch
 import torchvision.models as tvm
 from click.testing import CliRunner
 
+from specgen.atomic import write_all_atomic
 from specgen.cli import main
 from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module
@@ -90,6 +91,65 @@ def test_onnx_weights_are_the_seeded_module_and_deterministic(tmp_path):
         np.testing.assert_allclose(
             session.run(["logits"], {"input": x.numpy()})[0], module(x).numpy(), atol=1e-4
         )
+
+
+def test_weights_over_the_inline_limit_go_to_one_external_data_file(tmp_path, monkeypatch):
+    """As RegNetY-128GF's 2.6 GB would (protobuf refuses 2 GiB); the limit is lowered, not the data raised."""
+    monkeypatch.setattr("specgen.emit.onnx.INLINE_WEIGHTS_LIMIT", 1000)
+    spec, good = write_spec(tmp_path, "tiny.json"), write_spec(tmp_path, "x.json", name="x")
+    code, out, err = run("emit", str(spec), str(good), "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    names = ["tiny.onnx", "tiny.onnx.data", "tiny.py", "x.onnx", "x.onnx.data", "x.py"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
+    assert out.splitlines()[2].split()[6:9] == [
+        f"{tmp_path}/out/tiny.{s}" for s in ("py", "onnx", "onnx.data")
+    ]
+    model_path, data_path = tmp_path / "out" / "tiny.onnx", tmp_path / "out" / "tiny.onnx.data"
+    onnx.checker.check_model(str(model_path), full_check=True)  # by path: how a model over 2 GiB is checked
+    net = load_spec(spec).resolve()
+    torch.manual_seed(0)
+    module = load_network_class(tmp_path / "out" / "tiny.py", class_name(net))().eval()
+    state = module.state_dict()
+    floats = sum(v.numel() for k, v in state.items() if not k.endswith("num_batches_tracked"))
+    assert data_path.stat().st_size == 4 * floats
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    assert {(t.data_location, t.raw_data, t.external_data[0].value) for t in graph.initializer} == {
+        (onnx.TensorProto.EXTERNAL, b"", "tiny.onnx.data")
+    }
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            session.run(["logits"], {"input": x.numpy()})[0], module(x).numpy(), atol=1e-4
+        )
+    first = (model_path.read_bytes(), data_path.read_bytes())
+    assert run("emit", str(spec), "--out", str(tmp_path / "again"))[0] == 0
+    assert first == (
+        (tmp_path / "again" / "tiny.onnx").read_bytes(),
+        (tmp_path / "again" / "tiny.onnx.data").read_bytes(),
+    )
+
+
+def test_a_target_that_cannot_be_written_leaves_none_of_the_specs_files(tmp_path):
+    spec = write_spec(tmp_path, "tiny.json")
+    (tmp_path / "out" / "tiny.onnx").mkdir(parents=True)
+    code, out, err = run("emit", str(spec), "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == f"{spec}: $: cannot write {tmp_path}/out/tiny.onnx: Is a directory\n"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["tiny.onnx"]
+
+
+def test_files_staged_before_a_failure_are_removed(tmp_path):
+    def failing():
+        yield b"half"
+        raise OSError(28, "No space left on device")
+
+    (tmp_path / "a.py").write_text("old")
+    with pytest.raises(OSError) as err:
+        write_all_atomic({tmp_path / "a.py": "new", tmp_path / "b.onnx": failing()})
+    assert (err.value.filename, err.value.strerror) == (str(tmp_path / "b.onnx"), "No space left on device")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+    assert (tmp_path / "a.py").read_text() == "old"
 
 
 def test_jsonl_of_samples_writes_the_good_ones_and_reports_each_bad_line(tmp_path):

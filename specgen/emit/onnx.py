@@ -24,6 +24,9 @@ from specgen.spec import NetworkSpec
 
 MIN_OPSET = 17
 BN_EPSILON = 1e-5
+INLINE_WEIGHTS_LIMIT = 2_000_000_000
+"""Most bytes of weights kept inside the .onnx. protobuf cannot serialize a message of 2 GiB or
+more, so heavier weights (above about 500 M params) go to one external data file beside it."""
 _TEMPLATE = "network.onnx.j2"
 
 
@@ -88,22 +91,44 @@ def _attach(graph: onnx.GraphProto, weights: Mapping[str, np.ndarray]) -> None:
         tensor.raw_data = array.astype("<f4", copy=False).tobytes()
 
 
+def _attach_external(graph: onnx.GraphProto, weights: Mapping[str, np.ndarray], data_file: str) -> None:
+    """Initializers that point into `data_file` (ONNX's external data: location, offset, length),
+    where the weights lie one after another in graph order."""
+    offset = 0
+    for key, array in weights.items():
+        tensor = graph.initializer.add()
+        tensor.name = key
+        tensor.data_type = onnx.TensorProto.FLOAT
+        tensor.dims.extend(array.shape)
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        for field, value in (("location", data_file), ("offset", offset), ("length", array.nbytes)):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = field, str(value)
+        offset += array.nbytes
+
+
 def build_onnx(
     net: NetworkSpec,
     state_dict: Mapping[str, object],
     opset: int = MIN_OPSET,
     *,
     source: str = "state dict",
+    data_file: str | None = None,
 ) -> onnx.ModelProto:
     """The network as an ONNX model: input "input" [batch, C, H, W], output "logits" [batch, classes].
 
     `state_dict` holds torch tensors or NumPy arrays under pycls's names;
     `num_batches_tracked` is ignored. A missing, unexpected or misshapen
     tensor is a SpecError naming its key (`source` names where it came from).
+    With `data_file` (a file name beside the model) the initializers refer to
+    the weights there instead of holding them (see `onnx_files`).
     """
     weights = checked_weights(net, state_dict, source)
     model = onnx.parser.parse_model(render(net, opset))
-    _attach(model.graph, weights)
+    if data_file is None:
+        _attach(model.graph, weights)
+    else:
+        _attach_external(model.graph, weights, data_file)
     model.graph.name = net.name
     model.producer_name = "specgen"
     model.producer_version = __version__
@@ -116,3 +141,16 @@ def build_onnx(
 def onnx_bytes(model: onnx.ModelProto) -> bytes:
     """The serialized model; the same model always gives the same bytes."""
     return model.SerializeToString(deterministic=True)
+
+
+def onnx_files(
+    net: NetworkSpec, state_dict: Mapping[str, object], opset: int, data_file: str, *, source: str
+) -> tuple[bytes, list[np.ndarray]]:
+    """The serialized model, and the arrays to write to `data_file` in order: none when the weights
+    fit inside the model (one self-contained file), all of them when they would pass
+    INLINE_WEIGHTS_LIMIT."""
+    weights = checked_weights(net, state_dict, source)
+    if sum(a.nbytes for a in weights.values()) <= INLINE_WEIGHTS_LIMIT:
+        return onnx_bytes(build_onnx(net, weights, opset, source=source)), []
+    model = build_onnx(net, weights, opset, source=source, data_file=data_file)
+    return onnx_bytes(model), [a.astype("<f4", copy=False) for a in weights.values()]

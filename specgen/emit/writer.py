@@ -1,8 +1,9 @@
 """Emit one spec: its .py (and ONNX graph) written atomically inside the output folder.
 
-Everything is computed before anything is written, so a spec that fails
-leaves no partial output. The file names come from the spec's validated
-name, and are checked once more to stay inside the output folder.
+Everything is computed, and every file staged beside its target, before the
+first is renamed into place, so a spec that fails leaves no partial output.
+The file names come from the spec's validated name, and are checked once
+more to stay inside the output folder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from specgen.atomic import write_atomic
+from specgen.atomic import Payload, write_all_atomic
 from specgen.emit.python import class_name, render_module
 from specgen.errors import ROOT, SpecError
 from specgen.regnet import RegNetSpec
@@ -19,6 +20,8 @@ from specgen.spec import NetworkSpec
 
 FORMATS = ("py", "onnx")
 SUFFIXES = {"py": ".py", "onnx": ".onnx"}
+DATA_SUFFIX = ".data"
+"""`<name>.onnx.data`: the ONNX graph's weights, when too heavy to fit inside `<name>.onnx`."""
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -67,7 +70,8 @@ def emit(
     source: str | None = None,
     weights_source: str = "weights",
 ) -> list[Path]:
-    """Write `<name>.py` and/or `<name>.onnx` for `spec` into `out_dir`; the paths written.
+    """Write `<name>.py` and/or `<name>.onnx` (and `<name>.onnx.data` for a graph over
+    INLINE_WEIGHTS_LIMIT) for `spec` into `out_dir`, all or none; the paths written.
 
     The ONNX graph's weights are `weights` (any layout `to_pycls_layout` accepts) or else
     those of the emitted module initialized under `seed`.
@@ -83,19 +87,25 @@ def emit(
 
         state = to_pycls_layout(weights, net, weights_source)
     py_text = render_module(net, source)
-    payloads: dict[str, str | bytes] = {}
+    files: dict[Path, Payload] = {}  # in the order they are renamed into place
     if "py" in targets:
-        payloads["py"] = py_text
+        files[targets["py"]] = py_text
     if "onnx" in targets:
-        from specgen.emit.onnx import build_onnx, onnx_bytes
+        from specgen.emit.onnx import onnx_files
 
         if state is None:
             state = seeded_state_dict(net, py_text, seed)
-        payloads["onnx"] = onnx_bytes(build_onnx(net, state, opset, source=weights_source))
+        data_path = targets["onnx"].with_name(targets["onnx"].name + DATA_SUFFIX)
+        model, data = onnx_files(net, state, opset, data_path.name, source=weights_source)
+        if data:  # before the model that refers to it
+            files[data_path] = data
+        files[targets["onnx"]] = model
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for fmt, target in targets.items():
-            write_atomic(target, payloads[fmt])
     except OSError as e:
-        raise SpecError(where, ROOT, f"cannot write into {out_dir}: {e.strerror}") from None
-    return list(targets.values())
+        raise SpecError(where, ROOT, f"cannot make the output folder {out_dir}: {e.strerror}") from None
+    try:
+        write_all_atomic(files)
+    except OSError as e:
+        raise SpecError(where, ROOT, f"cannot write {e.filename}: {e.strerror}") from None
+    return [*targets.values(), *(path for path in files if path not in targets.values())]
