@@ -192,7 +192,9 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--out", "out_dir", default="generated", show_default=True, help="Output folder.")
 @click.option("--format", "formats", default="py,onnx", show_default=True, help="Comma-separated: py, onnx.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seeds the ONNX weights.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seeds the ONNX weights."
+)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint for the ONNX weights.")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (17 or newer).")
 def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights: str | None, opset: int):

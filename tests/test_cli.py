@@ -112,6 +112,11 @@ def test_help_lists_commands():
             " (see 'specgen sweep run --help')",
         ),
         (
+            ["emit", X600, "--seed", str(2**64)],
+            "specgen emit: Invalid value for '--seed': 18446744073709551616 is not in the range"
+            " 0<=x<=9223372036854775807. (see 'specgen emit --help')",
+        ),
+        (
             ["sweep", "status"],
             "specgen sweep status: Missing argument 'STORE'. (see 'specgen sweep status --help')",
         ),
