@@ -8,7 +8,9 @@ import pytest
 import timm
 import torch
 import torchvision.models as tvm
+from click.testing import CliRunner
 
+from specgen.cli import main
 from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
@@ -109,3 +111,25 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path):
     with pytest.raises(SpecError) as e:
         load_checkpoint(str(tmp_path / "missing.pt"))
     assert str(e.value) == f"{tmp_path / 'missing.pt'}: $: file not found"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda t: t.to("meta"), "expected a tensor with data, got a meta tensor"),
+        (lambda t: t.to_sparse(), "expected a dense tensor, got layout torch.sparse_coo"),
+        (lambda t: t.long(), "expected floating-point numbers, got dtype torch.int64"),
+        (lambda t: t.bool(), "expected floating-point numbers, got dtype torch.bool"),
+    ],
+)
+def test_tensors_of_the_right_shape_without_usable_weights_are_refused(make, expected, tmp_path):
+    """Meta and sparse tensors passed the shape check and then crashed with a traceback."""
+    net = _net("regnetx_200mf")
+    state = pycls_anynet(net).state_dict()
+    state["s1.b1.f.b.weight"] = make(state["s1.b1.f.b.weight"])
+    torch.save(state, tmp_path / "w.pt")
+    spec, out = str(SPECS / "regnetx_200mf.json"), str(tmp_path / "out")
+    result = CliRunner().invoke(main, ["emit", spec, "--out", out, "--weights", str(tmp_path / "w.pt")])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"{tmp_path / 'w.pt'}: s1.b1.f.b.weight: {expected}\n"
+    assert not (tmp_path / "out").exists()

@@ -89,4 +89,26 @@ def check_state_dict(net: NetworkSpec, state_dict: Mapping, source: str) -> dict
             raise SpecError(source, key, f"expected a tensor of numbers, got {type(value).__name__}")
         if tuple(value.shape) != shape:
             raise SpecError(source, key, f"expected shape {list(shape)}, got {list(value.shape)}")
+        problem = _not_weights(value)
+        if problem:
+            raise SpecError(source, key, problem)
     return shapes
+
+
+def _not_weights(value: object) -> str | None:
+    """Why a tensor or array of the right shape still holds no usable weights, or None.
+
+    Duck-typed (torch's is_meta, layout and dtype.is_floating_point; NumPy's dtype.kind) so
+    that this module needs no torch: a meta tensor has no data, a sparse one no dense
+    storage, and integers or booleans are no trained weights.
+    """
+    if getattr(value, "is_meta", False):
+        return "expected a tensor with data, got a meta tensor"
+    layout = getattr(value, "layout", None)
+    if layout is not None and str(layout) != "torch.strided":
+        return f"expected a dense tensor, got layout {layout}"
+    dtype = getattr(value, "dtype", None)
+    floating = getattr(dtype, "is_floating_point", None)
+    if floating is None:
+        floating = getattr(dtype, "kind", "") == "f"
+    return None if floating else f"expected floating-point numbers, got dtype {dtype}"

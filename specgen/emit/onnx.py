@@ -65,10 +65,10 @@ def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
 
 
 def _as_float32(value: object, key: str, source: str) -> np.ndarray:
-    """A tensor or array of numbers as a C-ordered float32 array, or a SpecError naming the key."""
+    """A checked tensor or array of floats as a C-ordered float32 array, or a SpecError naming the key."""
     if hasattr(value, "detach"):  # a torch.Tensor; duck-typed so this module does not import torch
         value = value.detach().cpu().float().numpy()
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+    if not isinstance(value, np.ndarray):
         raise SpecError(source, key, f"expected a tensor of numbers, got {type(value).__name__}")
     return np.ascontiguousarray(value, dtype=np.float32)
 
