@@ -161,10 +161,32 @@ def test_jsonl_of_samples_writes_the_good_ones_and_reports_each_bad_line(tmp_pat
     samples.write_text("\n".join(lines) + "\n")
     code, out, err = run("emit", str(samples), "--out", str(tmp_path / "out"), "--format", "py")
     assert code == 2
-    assert err.splitlines() == [f"{samples}:4: stem_width: expected a value >= 1, got 0"]
+    assert err.splitlines() == [f"{samples}:4: spec.stem_width: expected a value >= 1, got 0"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s0.py", "s1.py"]
     assert [line.split()[0] for line in out.splitlines()[2:]] == ["s0", "s1"]
     assert f"Spec: {samples}" in (tmp_path / "out" / "s0.py").read_text()
+
+
+def test_jsonl_lines_end_only_at_newlines(tmp_path):
+    """U+2028 and U+0085 inside a JSON string are no line breaks: the next line keeps its number."""
+    lines = [json.dumps({**TINY, "name": "a", "note": "x\u2028y\x85z"}, ensure_ascii=False), "{"]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run("emit", str(samples), "--out", str(tmp_path / "out"), "--format", "py")
+    assert code == 2
+    assert err.splitlines() == [
+        f"{samples}:1: note: unknown field",
+        f"{samples}:2: $: invalid JSON at line 1, column 2: Expecting property name enclosed in double"
+        " quotes",
+    ]
+
+
+def test_a_jsonl_file_without_specs_is_an_error(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n \n")
+    code, out, err = run("emit", str(empty), "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == f"{empty}: $: expected at least one spec (one JSON object a line), got none\n"
 
 
 def test_progress_bar_only_for_more_than_a_few(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from specgen import complexity
 from specgen.emit.writer import FORMATS, emit
-from specgen.errors import SpecError
+from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, table
 from specgen.regnet import RegNetSpec
 from specgen.spec import NetworkSpec
@@ -36,18 +36,33 @@ class Emitted:
 
 
 def _jsonl_specs(path: str) -> Iterator[tuple[str, RegNetSpec | NetworkSpec | SpecError]]:
-    """Each line of a JSONL file: a spec, or a sampler line holding one under "spec"."""
-    for number, line in enumerate(read_text(path, MAX_JSONL_BYTES).splitlines(), start=1):
+    """Each line of a JSONL file: a spec, or a sampler line holding one under "spec".
+
+    Lines end at "\n" only, as JSON Lines says: U+2028 or U+0085 inside a JSON string is no line
+    break. A file without a single spec is an error, not a silent success.
+    """
+    found = False
+    for number, line in enumerate(read_text(path, MAX_JSONL_BYTES).split("\n"), start=1):
         if not line.strip():
             continue
+        found = True
         where = f"{path}:{number}"
         try:
-            data = parse_json(line, where)
-            if isinstance(data, dict) and isinstance(data.get("spec"), dict):
-                data = data["spec"]
-            yield where, validate_spec(data, where)
+            yield where, _line_spec(parse_json(line, where), where)
         except SpecError as e:
             yield where, e
+    if not found:
+        raise SpecError(path, ROOT, "expected at least one spec (one JSON object a line), got none")
+
+
+def _line_spec(data: object, where: str) -> RegNetSpec | NetworkSpec:
+    """A line's spec; errors inside a sampler line's "spec" object are reported under `spec.`."""
+    if not (isinstance(data, dict) and isinstance(data.get("spec"), dict)):
+        return validate_spec(data, where)
+    try:
+        return validate_spec(data["spec"], where)
+    except SpecError as e:
+        raise SpecError(where, "spec" if e.path == ROOT else f"spec.{e.path}", e.message) from None
 
 
 def read_specs(paths: Sequence[str]) -> list[tuple[str, str, RegNetSpec | NetworkSpec | SpecError]]:
