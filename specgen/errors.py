@@ -52,6 +52,16 @@ def shown(value: object) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+def json_type(value: object) -> str:
+    """A parsed JSON value's type as JSON names it: null, true, false, a number, a string, an array
+    or an object (never Python's NoneType, list or dict)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 def _number(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
@@ -101,9 +111,12 @@ def expectation(error: dict) -> str:
         word = "at least" if kind == "too_short" else "at most"
         bound = ctx.get("min_length", ctx.get("max_length"))
         return f"expected {word} {bound} item{'s' * (bound != 1)}, got {ctx.get('actual_length')}"
-    if kind == "union_tag_invalid":
+    if kind == "union_tag_invalid":  # ctx's tag is the value as text: "5" for 5; the input has it as given
         tags = ctx["expected_tags"].rsplit(", ", 1)
-        return f"expected {' or '.join(tags)}, got {shown(ctx['tag'])}"
+        tag = ctx["tag"]
+        if isinstance(value, dict):
+            tag = value.get(ctx["discriminator"].strip("'"), tag)
+        return f"expected {' or '.join(tags)}, got {shown(tag)}"
     if kind == "union_tag_not_found":
         return "required field is missing: the kind of spec, 'regnet' or 'anynet'"
     if kind == "value_error":

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from specgen.errors import ROOT, SpecError, first_error
+from specgen.errors import ROOT, SpecError, first_error, json_type
 from specgen.regnet import RegNetSpec
 from specgen.spec import NetworkSpec
 
@@ -44,6 +45,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > sys.get_int_max_str_digits():  # int() would refuse it, with advice meant for programmers
+        raise ValueError(f"a number of {digits:,} digits is too long")
+    return int(text)
+
+
 def parse_json(text: str, source: str) -> object:
     """JSON text to Python data, or one SpecError line."""
     try:
@@ -52,6 +60,7 @@ def parse_json(text: str, source: str) -> object:
             object_pairs_hook=_refuse_duplicates,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
+            parse_int=_bounded_int,
         )
     except json.JSONDecodeError as e:
         raise SpecError(source, ROOT, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
@@ -62,7 +71,7 @@ def parse_json(text: str, source: str) -> object:
 def validate_spec(data: object, source: str) -> RegNetSpec | NetworkSpec:
     """Python data to a spec model, or one SpecError line."""
     if not isinstance(data, dict):
-        raise SpecError(source, ROOT, f"expected a JSON object, got {type(data).__name__}")
+        raise SpecError(source, ROOT, f"expected a JSON object, got {json_type(data)}")
     try:
         return _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
