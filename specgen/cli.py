@@ -239,7 +239,7 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 
     import torch
 
-    from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
+    from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout, unwrapped
     from specgen.specfile import load_spec
 
     _check_output(output)
@@ -249,7 +249,7 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     _write_output(output, buffer.getvalue())
-    click.echo(f"{output}: {len(state)} tensors from a {layout(data.get('model_state', data))} layout")
+    click.echo(f"{output}: {len(state)} tensors from a {layout(unwrapped(data))} layout")
 
 
 @main.command()

@@ -253,7 +253,10 @@ def test_weights_option_and_convert_command(tmp_path):
         str(tmp_path / "tv.pt"),
     )
     assert code == 2
-    unexpected = "s1.b1.f.se.f_ex.0.weight: unexpected tensor: network regnetx_200mf has no such parameter"
+    unexpected = (
+        "trunk_output.block1.block1-0.f.se.fc1.weight: unexpected tensor: network regnetx_200mf has no such"
+        " parameter (s1.b1.f.se.f_ex.0.weight in the emitted module)"
+    )
     assert err == f"{tmp_path / 'tv.pt'}: {unexpected}\n"
     assert not (tmp_path / "x").exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -69,6 +70,32 @@ def test_timm_weights(slug, builder, tmp_path):
     _agree(ours, theirs)
 
 
+def test_timm_training_checkpoint_is_unwrapped(tmp_path):
+    """As timm's CheckpointSaver writes it: the state dict under "state_dict", beside the epoch,
+    the optimizer and the training arguments (an argparse.Namespace)."""
+    torch.manual_seed(0)
+    theirs = randomized(timm.create_model("regnetx_002", pretrained=False))
+    checkpoint = {
+        "epoch": 3,
+        "arch": "regnetx_002",
+        "state_dict": theirs.state_dict(),
+        "optimizer": torch.optim.SGD(theirs.parameters(), lr=0.1).state_dict(),
+        "version": 2,
+        "args": argparse.Namespace(model="regnetx_002", lr=0.1, epochs=[3]),
+        "metric": 71.2,
+    }
+    torch.save(checkpoint, tmp_path / "checkpoint-3.pth.tar")
+    spec, out = str(SPECS / "regnetx_200mf.json"), tmp_path / "ours.pt"
+    result = CliRunner().invoke(
+        main, ["convert", str(tmp_path / "checkpoint-3.pth.tar"), spec, "-o", str(out)]
+    )
+    assert (result.exit_code, result.stdout) == (0, f"{out}: 266 tensors from a timm layout\n"), result.stderr
+    net = _net("regnetx_200mf")
+    ours = _emitted(net, tmp_path)
+    ours.load_state_dict(torch.load(out), strict=True)
+    _agree(ours, theirs)
+
+
 def test_pycls_checkpoint_loads_as_it_is(tmp_path):
     """pycls's `model_state` needs no renaming: it loads with load_state_dict directly, and back."""
     net = _net("regnety_200mf")
@@ -86,7 +113,10 @@ def test_a_checkpoint_for_another_network_is_refused_by_name_and_shape():
     state = tvm.regnet_x_400mf(weights=None).state_dict()  # torchvision's widths, not pycls's
     with pytest.raises(SpecError) as e:
         to_pycls_layout(state, _net("regnetx_400mf"), "tv.pt")
-    assert str(e.value) == "tv.pt: s4.b1.proj.weight: expected shape [384, 160, 1, 1], got [400, 160, 1, 1]"
+    assert str(e.value) == (
+        "tv.pt: trunk_output.block4.block4-0.proj.0.weight: expected shape [384, 160, 1, 1], "
+        "got [400, 160, 1, 1] (s4.b1.proj.weight in the emitted module)"
+    )
     with pytest.raises(SpecError) as e:
         to_pycls_layout(
             {**state, "extra.weight": torch.zeros(1)}, _net("regnetx_400mf", "torchvision"), "tv.pt"
@@ -101,9 +131,12 @@ def test_a_checkpoint_for_another_network_is_refused_by_name_and_shape():
 
 
 def test_files_that_are_not_checkpoints_are_refused(tmp_path):
-    (tmp_path / "notes.txt").write_text("not a checkpoint")
-    with pytest.raises(SpecError, match=r"notes.txt: \$: expected a file saved with torch.save, got: "):
-        load_checkpoint(str(tmp_path / "notes.txt"))
+    for name, text in (("notes.txt", "not a checkpoint"), ("every.txt", "every thing")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(SpecError) as e:
+            load_checkpoint(str(tmp_path / name))
+        expected = "expected a file saved with torch.save holding tensors, numbers and strings only"
+        assert str(e.value) == f"{tmp_path / name}: $: {expected}"
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
     with pytest.raises(SpecError) as e:
         load_checkpoint(str(tmp_path / "list.pt"))

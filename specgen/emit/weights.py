@@ -2,7 +2,8 @@
 
 torchvision and timm build the same network (REFERENCE.md §1) under other
 names; renaming their state dicts lets published weights load into an
-emitted file. A pycls checkpoint keeps its state dict under `model_state`.
+emitted file. Training checkpoints keep the state dict under a key
+(pycls's `model_state`, timm's `state_dict`).
 Only names change: the tensors are the same objects.
 """
 
@@ -59,33 +60,56 @@ def _rename(key: str, rules: list) -> str:
     return key
 
 
+CHECKPOINT_KEYS = ("model_state", "state_dict", "model")
+"""Where training checkpoints keep the weights: pycls's model_state, timm's state_dict, others' model."""
+
+
+def unwrapped(checkpoint: Mapping) -> Mapping:
+    """The state dict inside a training checkpoint (epoch, optimizer beside it), or the mapping itself."""
+    for key in CHECKPOINT_KEYS:
+        if isinstance(checkpoint.get(key), Mapping):
+            return checkpoint[key]
+    return checkpoint
+
+
 def to_pycls_layout(state_dict: Mapping, net: NetworkSpec, source: str = "weights") -> dict:
-    """A state dict (ours, a pycls checkpoint, torchvision's or timm's) in our names, checked
+    """A state dict (ours, torchvision's or timm's, bare or in a training checkpoint) in our names, checked
     against `net`: every tensor present with its shape, nothing extra (BN counters aside).
     `source` names the file in errors.
     """
-    if "model_state" in state_dict and isinstance(state_dict["model_state"], Mapping):
-        state_dict = state_dict["model_state"]
+    state_dict = unwrapped(state_dict)
     rules = _RULES[layout(state_dict)]
-    renamed = {_rename(str(k), rules): v for k, v in state_dict.items()}
+    renamed, theirs = {}, {}  # our name -> the tensor, and -> its name in the file
+    for key, value in state_dict.items():
+        ours = _rename(str(key), rules)
+        renamed[ours], theirs[ours] = value, str(key)
     if not renamed:
         raise SpecError(source, ROOT, "expected a state dict, got an empty mapping")
-    check_state_dict(net, renamed, source)
+    try:
+        check_state_dict(net, renamed, source)
+    except SpecError as e:  # named as in the file, which is what its owner can look up
+        if theirs.get(e.path, e.path) == e.path:
+            raise
+        raise SpecError(source, theirs[e.path], f"{e.message} ({e.path} in the emitted module)") from None
     return renamed
 
 
+UNREADABLE = "expected a file saved with torch.save holding tensors, numbers and strings only"
+
+
 def load_checkpoint(path: str) -> Mapping:
-    """A file saved with torch.save holding a state dict or a pycls checkpoint (tensors only)."""
+    """A file saved with torch.save holding a state dict or a training checkpoint (pycls's, timm's)."""
+    import argparse
+
     import torch
 
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # timm's checkpoints keep the training arguments: a Namespace of plain values, safe to rebuild
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise SpecError(path, ROOT, "file not found") from None
-    except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
-        raise SpecError(
-            path, ROOT, f"expected a file saved with torch.save, got: {str(e).splitlines()[0]}"
-        ) from None
+    except Exception:  # torch raises many kinds, with texts such as "101", for a file that is not one
+        raise SpecError(path, ROOT, UNREADABLE) from None
     if not isinstance(data, Mapping):
         raise SpecError(path, ROOT, f"expected a state dict, got {type(data).__name__}")
     return data
