@@ -9,7 +9,7 @@ or torchvision's (whose regnet_x_400mf, regnet_y_800mf, regnet_y_8gf differ).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
 
 from specgen import limits
 from specgen.errors import FieldError, first_error
-from specgen.spec import Name, NetworkSpec, Stage
+from specgen.spec import Name, NetworkSpec, SignlessZero, Stage
 
 Rounding = Literal["pycls", "torchvision"]
 
@@ -148,13 +148,15 @@ class RegNetSpec(BaseModel):
     q: int = Field(default=8, ge=1, le=limits.MAX_Q, description="Width quantum.")
     depth: int = Field(ge=1, le=limits.MAX_TOTAL_DEPTH, description="d: total number of blocks.")
     w0: int = Field(gt=0, le=limits.MAX_W0, description="Initial width, a multiple of q.")
-    wa: float = Field(ge=0, le=limits.MAX_WA, description="Slope of the linear widths.")
+    wa: Annotated[float, SignlessZero] = Field(
+        ge=0, le=limits.MAX_WA, description="Slope of the linear widths."
+    )
     wm: float = Field(gt=1, le=limits.MAX_WM, description="Width multiplier between stages.")
     group_width: int = Field(ge=1, le=limits.MAX_GROUP_WIDTH)
     bottleneck_ratio: float = Field(
         default=1.0, ge=limits.MIN_BOTTLENECK_RATIO, le=limits.MAX_BOTTLENECK_RATIO
     )
-    se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
+    se_ratio: Annotated[float, SignlessZero] = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
     rounding: Rounding = Field(
         default="pycls", description="Width/group compatibility rule: pycls (the paper) or torchvision."
     )

@@ -13,6 +13,7 @@ import json
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +23,9 @@ from pydantic import (
 )
 
 from specgen import complexity, limits
+
+SignlessZero = AfterValidator(lambda x: 0.0 if x == 0 else x)
+"""-0.0 becomes 0.0: the same network, so the same content hash (JSON keeps the sign of zero)."""
 
 Name = Annotated[
     str,
@@ -107,7 +111,7 @@ class NetworkSpec(BaseModel):
     name: Name
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     stages: list[Stage] = Field(min_length=1, max_length=limits.MAX_STAGES)
-    se_ratio: float = Field(
+    se_ratio: Annotated[float, SignlessZero] = Field(
         default=0.0, ge=0.0, le=limits.MAX_SE_RATIO, description="0 for X blocks, 0.25 for RegNetY."
     )
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)

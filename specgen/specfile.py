@@ -104,8 +104,17 @@ def load_spec(path: str | Path) -> RegNetSpec | NetworkSpec:
 
 
 def spec_json_schema() -> dict:
-    """JSON Schema of spec files, for editors."""
+    """JSON Schema of spec files, for editors.
+
+    `kind` is required there, as `validate` requires it in a file; only the Python models
+    default it (RegNetSpec(...) needs no kind="regnet").
+    """
     schema = _ADAPTER.json_schema()
+    for model in schema["$defs"].values():
+        kind = model.get("properties", {}).get("kind")
+        if kind is not None:
+            del kind["default"]
+            model["required"] = ["kind", *model["required"]]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "specgen spec file"
     return schema

@@ -74,6 +74,18 @@ def test_schema_checks_spec_files():
     assert not jsonschema.Draft202012Validator(schema).is_valid(bad)
 
 
+def test_schema_and_validate_agree_that_kind_is_required(tmp_path):
+    schema = json.loads(run("schema").stdout)
+    spec = json.loads((SPECS / "regnetx_600mf.json").read_text())
+    del spec["kind"]
+    (tmp_path / "no_kind.json").write_text(json.dumps(spec))
+    assert not jsonschema.Draft202012Validator(schema).is_valid(spec)
+    assert run("validate", str(tmp_path / "no_kind.json")).exit_code == 2
+    for model in ("RegNetSpec", "NetworkSpec"):
+        assert "kind" in schema["$defs"][model]["required"]
+        assert "default" not in schema["$defs"][model]["properties"]["kind"]
+
+
 def test_light_commands_never_import_torch():
     code = (
         "import sys\n"

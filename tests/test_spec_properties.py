@@ -1,6 +1,7 @@
 """Rules of specs, RegNet resolution and complexity, stated as properties."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -151,4 +152,20 @@ def test_se_width_rule_follows_block_input_widths():
     assert str(err.value) == (
         "mem: se_ratio: gives an SE width of 0 for a block of input width 2; "
         "expected 0 or a ratio that keeps every SE width >= 1"
+    )
+
+
+def test_a_negative_zero_is_zero_in_the_spec_and_its_hash():
+    """JSON keeps the sign of zero; the network is the same, so the content hash must be too."""
+    stages = [{"depth": 1, "width": 16, "group_width": 8}]
+    signed = validate_spec({"kind": "anynet", "name": "a", "stages": stages, "se_ratio": -0.0}, "a.json")
+    plain = validate_spec({"kind": "anynet", "name": "a", "stages": stages, "se_ratio": 0.0}, "a.json")
+    assert signed.content_hash() == plain.content_hash()
+    assert math.copysign(1, signed.se_ratio) == 1
+    regnet = {"kind": "regnet", "name": "r", "depth": 3, "w0": 16, "wm": 2, "group_width": 8}
+    spec = validate_spec({**regnet, "wa": -0.0, "se_ratio": -0.0}, "r.json")
+    assert (math.copysign(1, spec.wa), math.copysign(1, spec.se_ratio)) == (1, 1)
+    assert (
+        spec.resolve().content_hash()
+        == validate_spec({**regnet, "wa": 0.0}, "r.json").resolve().content_hash()
     )
