@@ -76,7 +76,7 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "class_name": class_name(net),
         "source": source,
         "regenerate": shlex.quote(source) if source is not None else "<spec file>",
-        "spec_hash": net.content_hash(),
+        "content_hash": net.content_hash(),
         "description": describe.render(net).split("\n", 1)[1],  # its first line repeats the name
         "se": net.se_ratio > 0,
         "se_ratio": repr(float(net.se_ratio)),
