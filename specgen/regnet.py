@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from specgen import limits
-from specgen.errors import FieldError, first_error
+from specgen.errors import ROOT, FieldError, first_error
 from specgen.spec import Name, NetworkSpec, SignlessZero, Stage
 
 Rounding = Literal["pycls", "torchvision"]
@@ -232,8 +232,10 @@ class RegNetSpec(BaseModel):
 
 def _resolve_error(e: ValidationError, prefix: str = "") -> ValueError:
     """The resolved network's first error, at the RegNet field it comes from (se_ratio) when there
-    is one, else at the spec as a whole, naming the network's field (stages[2].depth)."""
+    is one, else at the spec as a whole, naming the network's field (stages[2].depth) if any."""
     path, message = first_error(e)
     if not prefix and path in RegNetSpec.model_fields:
         return FieldError((path,), message)
+    if not prefix and path == ROOT:  # the network as a whole (too large): this spec as a whole
+        return ValueError(message)
     return ValueError(f"resolves to a network whose {prefix}{path} is invalid: {message}")
