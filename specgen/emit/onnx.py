@@ -145,12 +145,15 @@ def onnx_bytes(model: onnx.ModelProto) -> bytes:
 
 def onnx_files(
     net: NetworkSpec, state_dict: Mapping[str, object], opset: int, data_file: str, *, source: str
-) -> tuple[bytes, list[np.ndarray]]:
-    """The serialized model, and the arrays to write to `data_file` in order: none when the weights
-    fit inside the model (one self-contained file), all of them when they would pass
-    INLINE_WEIGHTS_LIMIT."""
+) -> tuple[onnx.ModelProto, list[np.ndarray]]:
+    """The model, and the arrays to write to `data_file` in order: none when the weights fit inside
+    the model (one self-contained file), all of them when they would pass INLINE_WEIGHTS_LIMIT.
+
+    The model is returned unserialized so that a caller can drop `state_dict` first: serializing
+    holds two more copies of inline weights.
+    """
     weights = checked_weights(net, state_dict, source)
     if sum(a.nbytes for a in weights.values()) <= INLINE_WEIGHTS_LIMIT:
-        return onnx_bytes(build_onnx(net, weights, opset, source=source)), []
+        return build_onnx(net, weights, opset, source=source), []
     model = build_onnx(net, weights, opset, source=source, data_file=data_file)
-    return onnx_bytes(model), [a.astype("<f4", copy=False) for a in weights.values()]
+    return model, [a.astype("<f4", copy=False) for a in weights.values()]

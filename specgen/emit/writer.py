@@ -91,15 +91,16 @@ def emit(
     if "py" in targets:
         files[targets["py"]] = py_text
     if "onnx" in targets:
-        from specgen.emit.onnx import onnx_files
+        from specgen.emit.onnx import onnx_bytes, onnx_files
 
         if state is None:
             state = seeded_state_dict(net, py_text, seed)
         data_path = targets["onnx"].with_name(targets["onnx"].name + DATA_SUFFIX)
         model, data = onnx_files(net, state, opset, data_path.name, source=weights_source)
+        state = None  # seeded weights now inline in the model are freed before it is serialized
         if data:  # before the model that refers to it
             files[data_path] = data
-        files[targets["onnx"]] = model
+        files[targets["onnx"]] = onnx_bytes(model)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
