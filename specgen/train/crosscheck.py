@@ -6,7 +6,9 @@ computes what was trained. Returns None when onnxruntime is not installed.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,17 +27,22 @@ def onnx_test_error(
         import onnxruntime
     except ImportError:
         return None
-    from specgen.emit.onnx import build_onnx, onnx_bytes
+    from specgen.atomic import write_all_atomic
+    from specgen.emit.onnx import MIN_OPSET, onnx_bytes, onnx_files
 
     weights = {k: v.detach().float().cpu().contiguous() for k, v in state_dict.items()}
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(
-        onnx_bytes(build_onnx(net, weights)), options, providers=["CPUExecutionProvider"]
-    )
-    x, y = inputs.numpy().astype(np.float32), labels.numpy()
-    wrong = 0
-    for lo in range(0, len(y), EVAL_BATCH):
-        (logits,) = session.run(["logits"], {"input": x[lo : lo + EVAL_BATCH]})
-        wrong += int((logits.argmax(1) != y[lo : lo + EVAL_BATCH]).sum())
+    with tempfile.TemporaryDirectory(prefix="specgen-onnx-") as folder:
+        # the files `specgen emit` writes: a heavy network's weights lie beside the graph
+        model, data = onnx_files(net, weights, MIN_OPSET, "network.onnx.data", source="trained weights")
+        path = Path(folder) / "network.onnx"
+        write_all_atomic({path.with_name("network.onnx.data"): data} if data else {})
+        write_all_atomic({path: onnx_bytes(model)})
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        x, y = inputs.numpy().astype(np.float32), labels.numpy()
+        wrong = 0
+        for lo in range(0, len(y), EVAL_BATCH):
+            (logits,) = session.run(["logits"], {"input": x[lo : lo + EVAL_BATCH]})
+            wrong += int((logits.argmax(1) != y[lo : lo + EVAL_BATCH]).sum())
     return wrong / len(y)
