@@ -1,13 +1,26 @@
 """The analysis library against its definitions (REFERENCE.md §6)."""
 
+import itertools
+import math
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from specgen.analysis.bootstrap import bootstrap_range
-from specgen.analysis.edf import complexity_edges, edf, ks_2samp, normalized_weights
+from specgen.analysis.edf import (
+    EXACT_MAX_N,
+    asymptotic_pvalue,
+    complexity_edges,
+    edf,
+    exact_pvalue,
+    kolmogorov_sf,
+    ks_2samp,
+    normalized_weights,
+)
 from specgen.analysis.fit import MAX_SLOPE, e_fit, fit_quantized_linear, slopes
 from specgen.regnet import block_widths
 from specgen.testing import regnet_specs
@@ -68,12 +81,65 @@ def test_normalized_weights_give_each_occupied_bin_equal_mass(flops, other, bins
 
 @given(errors, errors)
 def test_ks_equals_scipy(a, b):
+    """Statistic and p-value equal scipy's default (exact at these sizes; ties not corrected for)."""
     a, b = np.array(a), np.array(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's exact method sometimes gives up and goes asymptotic
+        try:
+            theirs = scipy.stats.ks_2samp(a, b)
+        except RuntimeWarning:
+            assume(False)
     ours = ks_2samp(a, b)
-    assert ours.statistic == pytest.approx(scipy.stats.ks_2samp(a, b).statistic, abs=1e-12)
-    asymptotic = scipy.stats.ks_2samp(a, b, method="asymp")
-    if min(a.size, b.size) >= 2:
-        assert ours.pvalue == pytest.approx(asymptotic.pvalue, rel=1e-9, abs=1e-12)
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-12)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-12)
+
+
+@given(st.integers(1, 7), st.integers(1, 7), st.data())
+def test_exact_ks_pvalue_counts_every_order(m, n, data):
+    """The share of all C(m + n, m) orders of the two samples whose D reaches d, counted one by one."""
+    lcm = math.lcm(m, n)
+    d = data.draw(st.integers(0, lcm)) / lcm  # D is always a multiple of 1 / lcm(m, n)
+    reach = 0
+    orders = list(itertools.combinations(range(m + n), m))
+    for first in orders:
+        i = np.cumsum(np.isin(np.arange(m + n), first))
+        j = np.arange(1, m + n + 1) - i
+        reach += np.max(np.abs(i / m - j / n)) >= d - 1e-12
+    assert exact_pvalue(d, m, n) == pytest.approx(reach / len(orders), rel=1e-12)
+
+
+def test_ks_pvalue_of_spaces_that_do_not_overlap_is_exact():
+    """3 models against 3 all better: 2 of the C(6, 3) = 20 orders are that extreme, p = 0.1, not 0."""
+    ours = ks_2samp(np.array([0.1, 0.2, 0.3]), np.array([0.4, 0.5, 0.6]))
+    assert (ours.statistic, ours.pvalue) == (1.0, pytest.approx(0.1, rel=1e-12))
+
+
+def test_exact_ks_pvalue_equals_scipy_on_drawn_sizes():
+    """Unequal and equal sizes up to a few hundred, continuous and tied, small p-values included."""
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        m, n = (int(x) for x in rng.integers(1, 400, 2))
+        if rng.random() < 0.3:
+            n = m
+        shift = rng.choice([0.0, 0.05, 0.3])
+        a, b = rng.uniform(0, 1, m), rng.uniform(shift, 1 + shift, n)
+        if rng.random() < 0.5:
+            a, b = np.round(a, 1), np.round(b, 1)
+        theirs = scipy.stats.ks_2samp(a, b, method="exact").pvalue
+        assert exact_pvalue(ks_2samp(a, b).statistic, m, n) == pytest.approx(theirs, rel=1e-8, abs=1e-14)
+
+
+def test_kolmogorov_sf_equals_scipy():
+    for x in np.concatenate([[0.0, 1e-3], np.linspace(0.05, 7, 300)]):
+        assert kolmogorov_sf(float(x)) == pytest.approx(scipy.stats.kstwobign.sf(x), rel=1e-12, abs=1e-15)
+
+
+def test_ks_pvalue_beyond_exact_sizes_is_asymptotic():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 1, EXACT_MAX_N + 1), rng.normal(0.1, 1, 300)
+    ours = ks_2samp(a, b)
+    assert ours.pvalue == asymptotic_pvalue(ours.statistic, a.size, b.size)
+    assert ours.pvalue == pytest.approx(scipy.stats.ks_2samp(a, b).pvalue, rel=0.02)  # scipy's "auto"
 
 
 @given(errors, errors, st.data())
@@ -91,7 +157,10 @@ def test_normalized_ks_with_equal_weights_is_plain_ks():
     a, b = rng.uniform(0.3, 0.5, 200), rng.uniform(0.32, 0.52, 150)
     plain = ks_2samp(a, b)
     same = ks_2samp(a, b, np.full(200, 1 / 200), np.full(150, 1 / 150))
-    assert same.statistic == pytest.approx(plain.statistic) and same.pvalue == pytest.approx(plain.pvalue)
+    assert same.statistic == pytest.approx(plain.statistic)
+    # Weighted p-values are asymptotic: close to the exact one at these sizes.
+    assert same.pvalue == pytest.approx(asymptotic_pvalue(plain.statistic, 200, 150))
+    assert same.pvalue == pytest.approx(plain.pvalue, rel=0.05)
 
 
 def test_weighted_ks_pvalue_uses_kish_effective_sizes():
@@ -100,8 +169,11 @@ def test_weighted_ks_pvalue_uses_kish_effective_sizes():
     uneven = np.where(np.arange(200) < 20, 9.0, 1.0)
     ours = ks_2samp(a, b, uneven, None)
     na = uneven.sum() ** 2 / np.square(uneven).sum()  # 380² / 1800 ≈ 80 effective models, not 200
-    n = round(na * 150 / (na + 150))
-    assert ours.pvalue == pytest.approx(scipy.stats.kstwo.sf(ours.statistic, n))
+    assert ours.pvalue == pytest.approx(asymptotic_pvalue(ours.statistic, na, 150))
+    # Stephens' correction puts it near the exact one-sample law at n = na·nb / (na + nb).
+    assert ours.pvalue == pytest.approx(
+        scipy.stats.kstwo.sf(ours.statistic, round(na * 150 / (na + 150))), rel=0.05
+    )
 
 
 def _synthetic(seed: int, n: int = 400):

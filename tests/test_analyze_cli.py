@@ -2,9 +2,11 @@
 
 import csv
 import json
+import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from specgen.spaces import load_space
 from specgen.sweep.store import SAMPLE_FIELDS, Store
 
 SIZE_PX = (720, 480)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _rows(space: str, n: int, seed: int, penalty: float) -> list[dict]:
@@ -60,12 +63,12 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """One real process: the report of ROWS, and whether analyze imported torch."""
+    """One real process: the report of ROWS, and which of torch and scipy analyze imported."""
     tmp = tmp_path_factory.mktemp("analyze")
     results = _write_jsonl(tmp / "results.jsonl", ROWS)
     code = (
         "import sys; from specgen.cli import main; "
-        "main(sys.argv[1:], standalone_mode=False); print('torch' in sys.modules)"
+        "main(sys.argv[1:], standalone_mode=False); print(sorted({'torch', 'scipy'} & set(sys.modules)))"
     )
     proc = subprocess.run(
         [
@@ -82,6 +85,7 @@ def report(tmp_path_factory):
         capture_output=True,
         text=True,
         cwd=tmp,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},  # this checkout's specgen, whatever is installed
     )
     assert proc.returncode == 0, proc.stderr
     return tmp / "report", proc.stdout
@@ -107,9 +111,9 @@ def test_every_file_is_written_and_shown(report):
         assert svg.startswith("<?xml") and "<svg" in svg and "<path" in svg
 
 
-def test_analyze_needs_no_torch(report):
+def test_analyze_needs_no_torch_nor_scipy(report):
     _, stdout = report
-    assert stdout.splitlines()[-1] == "False"
+    assert stdout.splitlines()[-1] == "[]"
 
 
 def test_summary_and_printed_tables(report):

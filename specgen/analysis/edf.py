@@ -2,11 +2,13 @@
 
 The normalized EDF of the NDS paper weights each model so that every occupied
 complexity bin carries the same mass; the Kolmogorov–Smirnov statistic is the
-largest gap between two EDFs, plain or weighted alike.
+largest gap between two EDFs, plain or weighted alike. Its p-values are our own
+(numpy only): scipy is a test oracle, not a dependency.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,9 +80,64 @@ class KS:
     pvalue: float
 
 
+EXACT_MAX_N = 10_000
+"""Up to this many models in each space the plain KS p-value is exact (as scipy's default)."""
+
+
 def effective_size(weights: np.ndarray) -> float:
     """Kish's effective sample size (Σw)² / Σw²; n for equal weights."""
     return float(weights.sum() ** 2 / np.square(weights).sum())
+
+
+def exact_pvalue(d: float, m: int, n: int) -> float:
+    """P(D >= d) between samples of m and n distinct values drawn from one distribution.
+
+    The merged order of the samples is a uniformly random lattice path from (0, 0)
+    to (m, n), and D is the largest |i/m - j/n| along it. The path is walked one
+    step at a time as draws without replacement, and the probability of the paths
+    that reach the band's edge is summed as they leave: only positive terms, each
+    at most 1, so nothing overflows and small p-values keep their relative precision.
+    """
+    if m > n:
+        m, n = n, m
+    lcm = math.lcm(m, n)
+    # i/m - j/n = (i·a - j·b) / lcm with whole a, b: the band's edge is |i·a - j·b| = h exactly.
+    a, b, h = lcm // m, lcm // n, round(d * lcm)
+    if h <= 0:
+        return 1.0
+    lo, alive, outside = 0, np.ones(1), 0.0
+    for k in range(1, m + n + 1):
+        i = np.arange(lo, lo + alive.size)
+        left = m + n - (k - 1)
+        step = np.zeros(alive.size + 1)
+        step[:-1] += alive * ((n - (k - 1 - i)) / left)  # the next value is from the second sample
+        step[1:] += alive * ((m - i) / left)  # from the first
+        i = np.arange(lo, lo + step.size)
+        inside = np.abs(i * a - (k - i) * b) < h
+        outside += float(step[~inside].sum())
+        kept = np.flatnonzero(inside & (i <= m) & (k - i <= n))
+        if kept.size == 0:
+            break
+        lo, alive = lo + kept[0], step[kept[0] : kept[-1] + 1]
+    return min(1.0, outside)
+
+
+def kolmogorov_sf(x: float) -> float:
+    """P(K > x) for Kolmogorov's limiting distribution, by whichever of its two series converges fast."""
+    if x <= 0:
+        return 1.0
+    k = np.arange(1, 8)
+    if x < 1:
+        return float(
+            1 - math.sqrt(2 * math.pi) / x * np.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8 * x * x)).sum()
+        )
+    return float(np.clip(2 * np.sum((-1.0) ** (k - 1) * np.exp(-2 * k**2 * x * x)), 0.0, 1.0))
+
+
+def asymptotic_pvalue(d: float, na: float, nb: float) -> float:
+    """P(D >= d) by Kolmogorov's distribution at n = na·nb / (na + nb), with Stephens' small-n correction."""
+    root = math.sqrt(na * nb / (na + nb))
+    return kolmogorov_sf((root + 0.12 + 0.11 / root) * d)
 
 
 def ks_2samp(
@@ -88,17 +145,16 @@ def ks_2samp(
 ) -> KS:
     """Two-sample Kolmogorov–Smirnov test between two (weighted) error EDFs.
 
-    The statistic is sup_e |F_a(e) - F_b(e)|. The p-value is the asymptotic one
-    (Smirnov's: the Kolmogorov distribution for n = n_a·n_b / (n_a + n_b), as
-    `scipy.stats.ks_2samp(method="asymp")` gives); for weighted EDFs n_a and
-    n_b are Kish's effective sizes, so uneven weights count as fewer models.
+    The statistic is sup_e |F_a(e) - F_b(e)|. For plain EDFs of at most EXACT_MAX_N
+    models each the p-value is exact (as `scipy.stats.ks_2samp`'s default; ties are
+    not corrected for, as there); otherwise it is asymptotic, and for weighted EDFs
+    n_a and n_b are Kish's effective sizes, so uneven weights count as fewer models.
     """
-    from scipy.stats import kstwo
-
     fa, fb = edf(a, weights_a), edf(b, weights_b)
     at = np.union1d(fa.errors, fb.errors)
     d = float(np.max(np.abs(fa.at_or_below(at) - fb.at_or_below(at))))
+    if weights_a is None and weights_b is None and max(fa.n, fb.n) <= EXACT_MAX_N:
+        return KS(d, exact_pvalue(d, fa.n, fb.n))
     na = effective_size(np.ones(fa.n) if weights_a is None else np.asarray(weights_a, dtype=np.float64))
     nb = effective_size(np.ones(fb.n) if weights_b is None else np.asarray(weights_b, dtype=np.float64))
-    n = max(1, round(na * nb / (na + nb)))
-    return KS(d, float(np.clip(kstwo.sf(d, n), 0.0, 1.0)))
+    return KS(d, asymptotic_pvalue(d, na, nb))

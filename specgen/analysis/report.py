@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, bootstrap_range
-from specgen.analysis.edf import DEFAULT_BINS, complexity_edges, edf, ks_2samp, normalized_weights
+from specgen.analysis.edf import (
+    DEFAULT_BINS,
+    EXACT_MAX_N,
+    complexity_edges,
+    edf,
+    ks_2samp,
+    normalized_weights,
+)
 from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
@@ -241,7 +248,7 @@ def _html(report: Report) -> str:
     from specgen.emit.templates import environment
 
     template = environment().overlay(autoescape=True).get_template("analysis_report.html.j2")
-    return template.render(s=report.summary, pct=percent, ks_cells=_ks_cells)
+    return template.render(s=report.summary, pct=percent, ks_cells=_ks_cells, exact_max_n=EXACT_MAX_N)
 
 
 def check_out(out: str | Path) -> Path:
