@@ -25,7 +25,8 @@ AnySpec = Annotated[RegNetSpec | NetworkSpec, Field(discriminator="kind")]
 _ADAPTER = TypeAdapter(AnySpec)
 
 
-def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+def refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: a key given twice would silently keep only its last value."""
     out: dict = {}
     for key, value in pairs:
         if key in out:
@@ -57,7 +58,7 @@ def parse_json(text: str, source: str) -> object:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_refuse_duplicates,
+            object_pairs_hook=refuse_duplicates,
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
             parse_int=_bounded_int,

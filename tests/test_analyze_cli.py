@@ -213,7 +213,47 @@ BAD_JSONL = {
     ),
     "done without error": (
         json.dumps(ROWS[0] | {"error": None}) + "\n",
-        "{}:1: $: a run with status 'done' needs an error, got null",
+        "{}:1: error: expected a number for a run with status 'done', got null",
+    ),
+    "huge flops": (
+        json.dumps(ROWS[0] | {"flops": 10**400}) + "\n",
+        "{}:1: flops: expected a value <= 2000000000000, got 1000000000000000000000000000000000000...",
+    ),
+    "huge params": (
+        json.dumps(ROWS[0] | {"params": 10**400}) + "\n",
+        "{}:1: params: expected a value <= 2000000000, got 1000000000000000000000000000000000000...",
+    ),
+    "huge design w0": (
+        json.dumps(ROWS[0] | {"design": ROWS[0]["design"] | {"w0": 10**400}}) + "\n",
+        "{}:1: design.w0: expected a value <= 4096, got 1000000000000000000000000000000000000...",
+    ),
+    "infinite design wa": (
+        json.dumps(ROWS[0] | {"design": ROWS[0]["design"] | {"wa": float("inf")}}) + "\n",
+        "{}:1: design.wa: expected a finite number, got Infinity",
+    ),
+    "design wa past the schema's bound": (
+        json.dumps(ROWS[0] | {"design": ROWS[0]["design"] | {"wa": 1e308}}) + "\n",
+        "{}:1: design.wa: expected a value <= 4096, got 1e+308",
+    ),
+    "design wm as true": (
+        json.dumps(ROWS[0] | {"design": ROWS[0]["design"] | {"wm": True}}) + "\n",
+        "{}:1: design.wm: expected a number, got true",
+    ),
+    "empty id": (
+        json.dumps(ROWS[0] | {"id": ""}) + "\n",
+        '{}:1: id: expected 1-128 printable characters, got ""',
+    ),
+    "long id": (
+        json.dumps(ROWS[0] | {"id": "x" * 129}) + "\n",
+        '{}:1: id: expected 1-128 printable characters, got "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...',
+    ),
+    "control character in id": (
+        json.dumps(ROWS[0] | {"id": "a\x00b"}) + "\n",
+        '{}:1: id: expected 1-128 printable characters, got "a\\u0000b"',
+    ),
+    "key twice": (
+        json.dumps(ROWS[0])[:-1] + ', "error": 0.9}\n',
+        "{}:1: $: invalid JSON: key 'error' appears twice in one object",
     ),
     "unknown status": (
         json.dumps(ROWS[0] | {"status": "lost"}) + "\n",
@@ -272,6 +312,37 @@ def test_bad_csv_gets_one_line_and_no_report(tmp_path):
     )
     garbled = str(_write_csv(tmp_path / "g.csv", [ROWS[0] | {"flops": "many"}]))
     _one_line(tmp_path, [garbled], f'{garbled}:2: flops: expected an integer, got "many"')
+    underscored = str(_write_csv(tmp_path / "u.csv", [ROWS[0] | {"flops": "1_000"}]))
+    _one_line(tmp_path, [underscored], f'{underscored}:2: flops: expected an integer, got "1_000"')
+    huge = str(_write_csv(tmp_path / "h.csv", [ROWS[0] | {"flops": "9" * 400}]))
+    _one_line(
+        tmp_path,
+        [huge],
+        f"{huge}:2: flops: expected a value <= 2000000000000, got 9999999999999999999999999999999999999...",
+    )
+    spaced = str(_write_csv(tmp_path / "s.csv", [ROWS[0] | {"error": " 0.3"}]))
+    _one_line(tmp_path, [spaced], f'{spaced}:2: error: expected a number or an empty cell, got " 0.3"')
+    lines = (tmp_path / "r.csv").read_text().splitlines(keepends=True)
+    extra = _bad(tmp_path, "x.csv", lines[0] + lines[1].rstrip("\r\n") + ",surplus\r\n")
+    cells = len(lines[0].split(","))
+    _one_line(tmp_path, [extra], f"{extra}:2: $: expected {cells} cells as in the header, got {cells + 1}")
+    twice = _bad(
+        tmp_path, "t.csv", lines[0].rstrip("\r\n") + ",error\r\n" + lines[1].rstrip("\r\n") + ",0.5\r\n"
+    )
+    _one_line(tmp_path, [twice], f"{twice}:1: error: expected each column once in the header, got it twice")
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    """Spreadsheets (Excel) save CSV with a UTF-8 BOM; the first column is still `id`."""
+    path = _write_csv(tmp_path / "r.csv", ROWS[:3])
+    path.write_text("\ufeff" + path.read_text())
+    jsonl = _write_jsonl(tmp_path / "r.jsonl", ROWS[:3])
+    jsonl.write_text("\ufeff" + jsonl.read_text())
+    assert (
+        [r.id for r in load_results(path)]
+        == [r.id for r in load_results(jsonl)]
+        == [r["id"] for r in ROWS[:3]]
+    )
 
 
 def test_bad_options_and_folders_get_one_line(tmp_path):

@@ -16,15 +16,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from specgen import limits
 from specgen.errors import ROOT, SpecError, first_error, shown
 from specgen.spec import Name, NetworkSpec
-from specgen.specfile import parse_json, read_text, validate_spec
+from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
 
 DIVERGED_ERROR = 1.0
 """The error a diverged run counts with: it is in the EDF, as a model that learned nothing."""
@@ -32,26 +34,52 @@ MAX_RESULTS_BYTES = 1 << 28
 COLUMNS = ("id", "space", "design", "flops", "params", "spec", "error")
 """The columns analysis reads; others (seed, index, resolution, acts, status, ...) may be present."""
 
+MAX_ID_LENGTH = 128
+_INTEGER = re.compile(r"-?[0-9]{1,1000}")
+"""Far more digits than any bound, few enough for int() (Python refuses beyond 4,300)."""
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+"""A CSV number as JSON spells it (no '1_000', no spaces); NaN and infinities are read to be refused."""
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class _Design(BaseModel):
+    """The drawn values analysis plots, bounded as a RegNet spec bounds them; other keys pass as they are."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    w0: Annotated[int, Field(gt=0, le=limits.MAX_W0)] | None = None
+    wa: Annotated[float, Field(ge=0, le=limits.MAX_WA, allow_inf_nan=False)] | None = None
+    wm: Annotated[float, Field(gt=1, le=limits.MAX_WM, allow_inf_nan=False)] | None = None
+    group_width: Annotated[int, Field(ge=1, le=limits.MAX_GROUP_WIDTH)] | None = None
+    bottleneck_ratio: (
+        Annotated[
+            float,
+            Field(ge=limits.MIN_BOTTLENECK_RATIO, le=limits.MAX_BOTTLENECK_RATIO, allow_inf_nan=False),
+        ]
+        | None
+    ) = None
 
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    id: str = Field(min_length=1, max_length=128)
+    id: str
     space: Name
-    design: dict[str, Any]
-    flops: int = Field(ge=0)
-    params: int = Field(ge=0)
+    design: _Design
+    flops: int = Field(ge=0, le=limits.MAX_FLOPS)
+    params: int = Field(ge=0, le=limits.MAX_PARAMS)
     spec: dict[str, Any]
     error: Fraction | None
     status: Literal["done", "diverged", "failed"] | None = None
 
-    @model_validator(mode="after")
-    def _done_has_error(self) -> _Row:
-        if self.status == "done" and self.error is None:
-            raise ValueError("a run with status 'done' needs an error, got null")
-        return self
+    @field_validator("id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Ids are shown in plots, HTML and messages: control characters would garble all three.
+        if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable():
+            raise ValueError(f"expected 1-{MAX_ID_LENGTH} printable characters, got {shown(value)}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,8 @@ class Result:
     """One trained sample: where it came from, its design, network and outcome."""
 
     source: str
+    where: str
+    """The row in messages: FILE:LINE, or STORE: ID."""
     id: str
     space: str
     design: dict[str, Any]
@@ -82,13 +112,15 @@ def _inside(field: str, e: SpecError) -> SpecError:
 
 
 def result_from_row(row: object, source: str, origin: str) -> Result:
-    """Check one row (a dict) and make a Result; `source` names the row in messages."""
+    """Check one row (a dict) and make a Result; `source` names the row in messages, `origin` its file."""
     if not isinstance(row, dict):
         raise SpecError(source, ROOT, f"expected a JSON object, got {type(row).__name__}")
     try:
         checked = _Row.model_validate(row)
     except ValidationError as e:
         raise SpecError(source, *first_error(e)) from None
+    if checked.status == "done" and checked.error is None:
+        raise SpecError(source, "error", "expected a number for a run with status 'done', got null")
     try:
         net = validate_spec(checked.spec, source)
     except SpecError as e:
@@ -98,9 +130,10 @@ def result_from_row(row: object, source: str, origin: str) -> Result:
     status = checked.status or ("done" if checked.error is not None else "diverged")
     return Result(
         origin,
+        source,
         checked.id,
         checked.space,
-        checked.design,
+        row["design"],
         checked.flops,
         checked.params,
         net,
@@ -116,7 +149,7 @@ def _jsonl_rows(text: str, path: str) -> list[Result]:
             continue
         source = f"{path}:{lineno}"
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=refuse_duplicates)
         except (ValueError, RecursionError) as e:
             raise SpecError(source, ROOT, f"invalid JSON: {e}") from None
         out.append(result_from_row(row, source, path))
@@ -131,33 +164,37 @@ def _csv_cell(column: str, cell: str, source: str) -> object:
         except SpecError as e:
             raise _inside(column, e) from None
     if column in ("flops", "params"):
-        try:
-            return int(cell)
-        except ValueError:
-            raise SpecError(source, column, f"expected an integer, got {shown(cell)}") from None
+        if not _INTEGER.fullmatch(cell):
+            raise SpecError(source, column, f"expected an integer, got {shown(cell)}")
+        return int(cell)
     if column == "error":
         if cell.strip().lower() in ("", "null", "none"):
             return None
-        try:
-            return float(cell)
-        except ValueError:
-            raise SpecError(
-                source, column, f"expected a number or an empty cell, got {shown(cell)}"
-            ) from None
+        if not _NUMBER.fullmatch(cell):
+            raise SpecError(source, column, f"expected a number or an empty cell, got {shown(cell)}")
+        return float(cell)
     if column == "status":
         return cell or None
     return cell
 
 
 def _csv_rows(text: str, path: str) -> list[Result]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise SpecError(path, missing[0], f"missing column; expected the columns {', '.join(COLUMNS)}")
+    twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
+    if twice is not None:
+        raise SpecError(f"{path}:1", twice, "expected each column once in the header, got it twice")
     out = []
-    for row in reader:
+    for cells in reader:
         source = f"{path}:{reader.line_num}"
-        values = {k: _csv_cell(k, v or "", source) for k, v in row.items() if k is not None}
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            raise SpecError(source, ROOT, f"expected {len(header)} cells as in the header, got {len(cells)}")
+        values = {k: _csv_cell(k, v, source) for k, v in zip(header, cells, strict=True)}
         out.append(result_from_row(values, source, path))
     return out
 
@@ -175,7 +212,7 @@ def load_results(path: str | Path) -> list[Result]:
     path = str(path)
     suffix = Path(path).suffix.lower()
     if suffix in (".jsonl", ".csv"):
-        text = read_text(path, MAX_RESULTS_BYTES)
+        text = read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff")  # the BOM spreadsheets write
         results = _jsonl_rows(text, path) if suffix == ".jsonl" else _csv_rows(text, path)
     else:
         results = _store_rows(path)
