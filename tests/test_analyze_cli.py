@@ -388,9 +388,48 @@ def test_an_earlier_report_is_replaced_whole_and_names_are_shown_as_text(tmp_pat
     assert "a$b&lt;i&gt;.jsonl" in html and "<i>" not in html
 
 
-def test_a_source_given_twice_is_refused(tmp_path):
+def test_a_source_given_twice_is_refused(tmp_path, monkeypatch):
     good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:4]))
-    _one_line(tmp_path, [good, good], f"{good}: $: given more than once; its results would count twice")
+    twice = f"{good}: $: the same file as {good}; its results would count twice"
+    _one_line(tmp_path, [good, good], twice)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.jsonl").symlink_to("good.jsonl")
+    for other in ("./good.jsonl", "link.jsonl", "../" + tmp_path.name + "/good.jsonl"):
+        _one_line(
+            tmp_path,
+            ["good.jsonl", other],
+            f"{other}: $: the same file as good.jsonl; its results would count twice",
+        )
+
+
+def test_a_run_twice_in_a_space_is_refused(tmp_path):
+    again = str(_write_jsonl(tmp_path / "again.jsonl", [ROWS[0], ROWS[2], ROWS[0]]))
+    run = json.dumps(ROWS[0]["id"])
+    _one_line(
+        tmp_path,
+        [again],
+        f"{again}:3: id: expected each run once in a space, got {run} again (first at {again}:1)",
+    )
+    # A store and its own export hold the same runs.
+    store = _write_store(tmp_path / "s.db", ROWS[:4])
+    export = str(_write_jsonl(tmp_path / "runs.jsonl", ROWS[:4]))
+    first = f"{store}: {ROWS[0]['id']}"
+    _one_line(
+        tmp_path,
+        [store, export],
+        f"{export}:1: id: expected each run once in a space, got {run} again (first at {first})",
+    )
+
+
+def test_the_same_runs_in_two_sources_compare_by_source(tmp_path):
+    """Two sweeps of one sample (other epochs, say) share ids: grouped by source, each counts once."""
+    a = str(_write_jsonl(tmp_path / "a.jsonl", ROWS[:4]))
+    b = str(_write_jsonl(tmp_path / "b.jsonl", [r | {"error": 0.5} for r in ROWS[:4]]))
+    result = CliRunner().invoke(
+        main, ["analyze", a, b, "--by", "source", "--json", "-o", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [g["n"] for g in json.loads(result.stdout)["groups"]] == [4, 4]
 
 
 def _write_store(path, rows, finish=True):

@@ -92,10 +92,21 @@ def _ks_cells(k: dict) -> list[str]:
 
 
 def group_results(results: list[Result], by: str) -> list[Group]:
-    """Results grouped by space name or source, in name order; a group needs one finished run."""
+    """Results grouped by space name or source, in name order; a group needs one finished run.
+
+    A run (an id) twice in a group, say a store given with its own export, would count twice.
+    """
     keyed: dict[str, list[Result]] = {}
+    first: dict[tuple[str, str], Result] = {}
     for r in results:
-        keyed.setdefault(r.space if by == "space" else r.source, []).append(r)
+        key = r.space if by == "space" else r.source
+        seen = first.setdefault((key, r.id), r)
+        if seen is not r:
+            message = (
+                f"expected each run once in a {by}, got {json.dumps(r.id)} again (first at {seen.where})"
+            )
+            raise SpecError(r.where, "id", message)
+        keyed.setdefault(key, []).append(r)
     groups = []
     for name in sorted(keyed):
         kept = [r for r in keyed[name] if r.status != "failed"]
@@ -121,9 +132,21 @@ def _check_options(sources: list[str], by: str, normalize: str | None, seed: int
         raise SpecError(COMMAND, "--normalize", f"expected one of {expected}, got {shown(normalize)}")
     if seed < 0:
         raise SpecError(COMMAND, "--seed", f"expected an integer >= 0, got {seed}")
+    seen: dict[object, int] = {}
     for i, source in enumerate(sources):
-        if source in sources[:i]:
-            raise SpecError(source, ROOT, "given more than once; its results would count twice")
+        first = seen.setdefault(_file_identity(source), i)
+        if first != i:
+            message = f"the same file as {sources[first]}; its results would count twice"
+            raise SpecError(source, ROOT, message)
+
+
+def _file_identity(path: str) -> object:
+    """What tells files apart whatever the spelling of their paths (./x, links): device and inode."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (stat.st_dev, stat.st_ino)
 
 
 def _ks_table(names: list[str], errors: list[np.ndarray], weights: list[np.ndarray] | None) -> list[dict]:
