@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from specgen.analysis.edf import ks_2samp
-from specgen.analysis.report import group_results
+from specgen.analysis.report import MARK, MARK_TEXT, group_results
 from specgen.analysis.results import COLUMNS, load_results
 from specgen.cli import main
 from specgen.sampler import sample
@@ -99,7 +99,7 @@ def test_every_file_is_written_and_shown(report):
     # AnyNetX_A draws b and g per stage: one plot per stage; RegNetX adds its w0, wa and wm.
     parameters = ["depth", "w1", "w2", "w3", "w4", "b1", "b4", "g1", "g4", "w0", "wa", "wm", "flops"]
     assert {f"scatter-{p}" for p in parameters} <= set(plots)
-    expected = {"index.html", "summary.json"} | {f"{p}.{ext}" for p in plots for ext in ("png", "svg")}
+    expected = {MARK, "index.html", "summary.json"} | {f"{p}.{ext}" for p in plots for ext in ("png", "svg")}
     assert {p.name for p in folder.iterdir()} == expected
     html = (folder / "index.html").read_text()
     for p in plots:
@@ -379,6 +379,7 @@ def test_an_earlier_report_is_replaced_whole_and_names_are_shown_as_text(tmp_pat
     out = tmp_path / "report"
     out.mkdir()
     (out / "scatter-w9.png").write_bytes(b"old")
+    (out / MARK).write_text(MARK_TEXT)
     result = CliRunner().invoke(main, ["analyze", odd, plain, "--by", "source", "--json", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert not (out / "scatter-w9.png").exists() and (out / "index.html").exists()
@@ -386,6 +387,61 @@ def test_an_earlier_report_is_replaced_whole_and_names_are_shown_as_text(tmp_pat
     assert [g["name"] for g in json.loads(result.stdout)["groups"]] == [odd, plain]
     html = (out / "index.html").read_text()
     assert "a$b&lt;i&gt;.jsonl" in html and "<i>" not in html
+
+
+def _refused_out(tmp_path, out, expected):
+    """-o OUT is refused in one line before anything is built; what was there stays as it was."""
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    good = str(_write_jsonl(tmp_path.parent / f"{tmp_path.name}-good.jsonl", ROWS[:4]))
+    result = CliRunner().invoke(main, ["analyze", good, "-o", str(out)])
+    assert (result.exit_code, result.stderr, result.stdout) == (2, expected + "\n", "")
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_folder_that_only_looks_like_a_report_is_kept(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("my home page")
+    (site / "summary.json").mkdir()
+    (site / "summary.json" / "notes").write_text("mine")
+    _refused_out(
+        tmp_path,
+        site,
+        f'{site}: $: expected a new or empty folder or an earlier report; it holds "summary.json"',
+    )
+    (site / "summary.json" / "notes").unlink()
+    (site / "summary.json").rmdir()
+    expected = (
+        f"{site}: $: expected a new or empty folder or an earlier report, which holds {MARK}; it has none"
+    )
+    _refused_out(tmp_path, site, expected)
+    assert (site / "index.html").read_text() == "my home page"
+
+
+def test_a_report_folder_that_cannot_be_swapped_is_refused_up_front(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    here = "expected a folder for the report, got the current folder or one above it"
+    _refused_out(tmp_path, ".", f".: $: {here}")
+    _refused_out(tmp_path, "..", f"..: $: {here}")
+    (tmp_path / "afile").write_text("mine")
+    _refused_out(tmp_path, "afile", "afile: $: expected a folder for the report, got a file")
+    _refused_out(
+        tmp_path,
+        "afile/rep",
+        f"afile/rep: $: expected a folder for the report, {tmp_path / 'afile'} is a file",
+    )
+
+
+def test_a_linked_report_folder_is_written_in_the_links_target(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    good = str(_write_jsonl(tmp_path / "good.jsonl", ROWS[:4]))
+    for _ in range(2):  # a new report, then one replacing it
+        result = CliRunner().invoke(main, ["analyze", good, "-o", str(tmp_path / "link")])
+        assert result.exit_code == 0, result.stderr
+        assert (tmp_path / "link").is_symlink() and (target / "index.html").is_file()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "link", "target"]
 
 
 def test_a_source_given_twice_is_refused(tmp_path, monkeypatch):

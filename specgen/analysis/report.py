@@ -39,8 +39,11 @@ BY = ("space", "source")
 NORMALIZE = ("flops", "params")
 BEST_MODELS = 3
 COMMAND = "specgen analyze"
+MARK = ".specgen-report"
+MARK_TEXT = "This folder is a report of `specgen analyze`; a new report replaces it whole.\n"
+"""Written into every report: only a folder holding it (and report files) is ever replaced."""
 REPORT_FILE = re.compile(
-    r"(index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|widths-\d+)\.(png|svg))"
+    r"(\.specgen-report|index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|widths-\d+)\.(png|svg))"
 )
 """Every name a report may hold: an existing folder holding anything else is never replaced."""
 
@@ -275,27 +278,51 @@ def _html(report: Report) -> str:
 
 
 def check_out(out: str | Path) -> Path:
-    """The report's folder, if it may be written: new, empty, or holding an earlier report only."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SpecError(str(out), ROOT, "expected a folder for the report, got a file")
-    if out.is_dir():
-        strangers = sorted(p.name for p in out.iterdir() if not REPORT_FILE.fullmatch(p.name))
+    """The report's folder, resolved, if it may be written: new, empty, or an earlier report only.
+
+    An earlier report is a folder holding MARK and plain files with report names, all
+    written by us; anything else there might be the user's, so it is never replaced.
+    Links are followed (the report lands in their target), and the current folder or
+    one holding it is refused: it cannot be swapped for a new one under the user's feet.
+    """
+    given, out = str(out), Path(os.path.realpath(out))
+    if out == Path.cwd() or out in Path.cwd().parents:
+        raise SpecError(
+            given, ROOT, "expected a folder for the report, got the current folder or one above it"
+        )
+    above = next(p for p in (out, *out.parents) if p.exists())
+    if not above.is_dir():
+        where = "got a file" if above == out else f"{above} is a file"
+        raise SpecError(given, ROOT, f"expected a folder for the report, {where}")
+    if above == out:
+        entries = sorted(out.iterdir())
+        strangers = [p.name for p in entries if not (REPORT_FILE.fullmatch(p.name) and _plain_file(p))]
         if strangers:
             message = f"expected a new or empty folder or an earlier report; it holds {shown(strangers[0])}"
-            raise SpecError(str(out), ROOT, message)
+            raise SpecError(given, ROOT, message)
+        if entries and not (out / MARK).is_file():
+            message = f"expected a new or empty folder or an earlier report, which holds {MARK}; it has none"
+            raise SpecError(given, ROOT, message)
     return out
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def publish(report: Report, out: str | Path) -> Path:
     """Write the report's files into `out` as a whole: a new folder, or one replacing an earlier report."""
-    out = check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    given, out = str(out), check_out(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    except OSError as e:
+        raise SpecError(given, ROOT, f"cannot write the report: {e.strerror}") from None
     old = tmp.with_suffix(".old")
     try:
         for name, data in report.files.items():
             write_atomic(tmp / name, data)
+        write_atomic(tmp / MARK, MARK_TEXT)
         os.chmod(tmp, 0o755)
         if out.exists():
             os.replace(out, old)
