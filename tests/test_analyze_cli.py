@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -512,6 +513,18 @@ def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_pat
     result = CliRunner().invoke(main, ["analyze", *stores, "--normalize", "flops", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     _assert_same_report(folder, out)
+
+
+def test_a_store_with_damaged_json_gets_one_line(tmp_path):
+    store = _write_store(tmp_path / "s.db", ROWS[:3])
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE runs SET design = '{bad' WHERE id = ?", (ROWS[2]["id"],))
+    db.close()
+    expected = (
+        f"{store}: {ROWS[2]['id']}: design: expected JSON text: "
+        'Expecting property name enclosed in double quotes at column 2, got "{bad"'
+    )
+    _one_line(tmp_path, [store], expected)
 
 
 def test_bad_stores_get_one_line_and_no_report(tmp_path):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specgen.errors import ROOT, SpecError
+from specgen.errors import ROOT, SpecError, shown
 
 FORMAT = "specgen-sweep/2"
 FINISHED = ("done", "diverged", "failed")
@@ -295,9 +295,21 @@ class Store:
         for row in rows:
             item = dict(zip(SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS, row, strict=True))
             for key in ("design", "spec", "versions"):
-                item[key] = json.loads(item[key]) if item[key] is not None else None
+                item[key] = self._json_column(item, key)
             out.append(item)
         return out
+
+    def _json_column(self, item: dict, key: str) -> object:
+        """A column of JSON text, parsed: a store damaged or edited by hand is one line, not a traceback."""
+        text = item[key]
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError, RecursionError) as e:
+            where = f"{self.path}: {item['id']}"
+            detail = f": {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+            raise SpecError(where, key, f"expected JSON text{detail}, got {shown(text)}") from None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
