@@ -150,6 +150,20 @@ def test_csv_gives_the_same_report_byte_for_byte(report, tmp_path):
     _assert_same_report(folder, out)
 
 
+def test_the_order_of_sources_does_not_matter(tmp_path):
+    regnetx = [r for r in ROWS if r["space"] == "regnetx"]
+    a, b = (
+        str(_write_jsonl(tmp_path / f"{n}.jsonl", part))
+        for n, part in (("a", regnetx[:9]), ("b", regnetx[9:]))
+    )
+    summaries = []
+    for order in ([a, b], [b, a]):
+        result = CliRunner().invoke(main, ["analyze", *order, "--json", "-o", str(tmp_path / "r")])
+        assert result.exit_code == 0, result.stderr
+        summaries.append(json.loads(result.stdout) | {"sources": None})
+    assert summaries[0] == summaries[1]
+
+
 def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
     rows = [
         *ROWS[:3],
@@ -165,9 +179,11 @@ def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
         ),
         "space",
     )
-    assert [r.status for r in group.results] == ["done", "diverged", "done", "diverged"]
+    status = {r.id: r.status for r in group.results}
+    assert [status.get(r["id"]) for r in rows] == ["done", "diverged", "done", None, "diverged"]
     assert group.failed == 1
-    assert group.errors.tolist()[1] == 1.0 and group.errors.tolist()[3] == 1.0
+    errors = dict(zip([r.id for r in group.results], group.errors.tolist(), strict=True))
+    assert errors[rows[1]["id"]] == errors[rows[4]["id"]] == 1.0
 
 
 def _assert_same_report(folder, out) -> None:

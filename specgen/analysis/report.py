@@ -95,7 +95,7 @@ def _ks_cells(k: dict) -> list[str]:
 
 
 def group_results(results: list[Result], by: str) -> list[Group]:
-    """Results grouped by space name or source, in name order; a group needs one finished run.
+    """Results grouped by space name or source (in name order, each in id order); each needs a finished run.
 
     A run (an id) twice in a group, say a store given with its own export, would count twice.
     """
@@ -119,7 +119,8 @@ def group_results(results: list[Result], by: str) -> list[Group]:
             raise SpecError(
                 source, "status", f"expected a run of {shown(name)} that did not fail; all {runs} failed"
             )
-        groups.append(Group(name, kept, len(keyed[name]) - len(kept)))
+        # In id order, so the bootstrap's draws do not depend on the order the sources were given in.
+        groups.append(Group(name, sorted(kept, key=lambda r: r.id), len(keyed[name]) - len(kept)))
     return groups
 
 
