@@ -132,6 +132,9 @@ def test_summary_and_printed_tables(report):
         assert name == "regnetx" or "w0" not in g["ranges"]
         assert g["ranges"]["depth"]["low"] <= g["ranges"]["depth"]["best"] <= g["ranges"]["depth"]["high"]
         assert len(g["best"]) == 3 and all(b["fit"]["e_fit"] >= 0 for b in g["best"])
+        assert all(type(b["fit"]["w0"]) is int for b in g["best"])  # a width: 96, not 96.0
+        html = (folder / "index.html").read_text()
+        assert all(f"<td>{b['fit']['w0']}</td>" in html for b in g["best"])
     (ks,) = summary["ks"]
     a = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "anynetx_a"]
     b = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "regnetx"]

@@ -254,7 +254,11 @@ def build(
                     if found[i] is not None
                 },
                 "best": [
-                    {"id": r.id, "error": r.error, "fit": {k: _rounded(v) for k, v in vars(f).items()}}
+                    {
+                        "id": r.id,
+                        "error": r.error,
+                        "fit": {k: v if isinstance(v, int) else _rounded(v) for k, v in vars(f).items()},
+                    }
                     for r, _, f in best[i]
                 ],
             }
