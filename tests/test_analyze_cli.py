@@ -534,6 +534,21 @@ def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_pat
     _assert_same_report(folder, out)
 
 
+def test_more_spaces_than_colours_are_refused(tmp_path):
+    sources = [str(_write_jsonl(tmp_path / f"{i}.jsonl", [ROWS[i]])) for i in range(11)]
+    expected = (
+        "specgen analyze: --by: expected at most 10 sources to compare, one colour each in the plots; got 11"
+    )
+    _one_line(tmp_path, [*sources, "--by", "source"], expected)
+
+
+def test_scatter_points_are_one_image_in_the_svg(report):
+    """Rasterized: a scatter SVG holds an image per space, not a path per model (100k made 10 MB)."""
+    folder, _ = report
+    svg = (folder / "scatter-depth.svg").read_text()
+    assert svg.count("<image") == 2 and len(svg) < 100_000  # one image per space
+
+
 def test_a_store_with_damaged_json_gets_one_line(tmp_path):
     store = _write_store(tmp_path / "s.db", ROWS[:3])
     with sqlite3.connect(store) as db:

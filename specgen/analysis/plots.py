@@ -35,8 +35,12 @@ def _label(name: str) -> str:
     return name.replace("$", r"\$")
 
 
+COLORS = 10
+"""The colours of matplotlib's default cycle: one for each space compared."""
+
+
 def color(i: int) -> str:
-    return f"C{i % 10}"
+    return f"C{i % COLORS}"
 
 
 def render(fig: Figure) -> tuple[bytes, bytes]:
@@ -98,8 +102,16 @@ def scatter_figure(
     fig, ax = _figure()
     for i, (name, x, err, r) in enumerate(zip(names, values, errors, ranges, strict=True)):
         keep = np.isfinite(x) & (err < DIVERGED_ERROR)
+        # Rasterized: in the SVG the points are one image, not a vector path per model.
         ax.scatter(
-            x[keep], 100 * err[keep], s=14, alpha=0.7, color=color(i), label=_label(name), linewidths=0
+            x[keep],
+            100 * err[keep],
+            s=14,
+            alpha=0.7,
+            color=color(i),
+            label=_label(name),
+            linewidths=0,
+            rasterized=True,
         )
         if r is not None:
             ax.axvspan(r.low, r.high, color=color(i), alpha=0.12, linewidth=0)

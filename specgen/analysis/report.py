@@ -209,6 +209,10 @@ def build(
     from specgen.analysis import plots
 
     groups = group_results([r for s in sources for r in load_results(s)], by)
+    if len(groups) > plots.COLORS:
+        colours = f"expected at most {plots.COLORS} {by}s to compare, one colour each in the plots"
+        message = f"{colours}; got {len(groups)}"
+        raise SpecError(COMMAND, "--by", message)
     names = [g.name for g in groups]
     errors = [g.errors for g in groups]
     figures = {"edf": plots.edf_figure(names, [edf(e) for e in errors], errors, "error EDF")}
