@@ -7,6 +7,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -532,6 +533,16 @@ def test_sweep_stores_give_the_same_report_as_their_results_file(report, tmp_pat
     result = CliRunner().invoke(main, ["analyze", *stores, "--normalize", "flops", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     _assert_same_report(folder, out)
+
+
+def test_names_the_font_cannot_draw_make_no_warnings(tmp_path):
+    rows = _write_jsonl(tmp_path / "r.jsonl", [r | {"id": "模型-" + r["id"][:8]} for r in ROWS[:6]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(main, ["analyze", str(rows), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.stderr
+    assert [str(w.message) for w in caught if "Glyph" in str(w.message)] == []
+    assert result.stderr == ""
 
 
 def test_more_spaces_than_colours_are_refused(tmp_path):

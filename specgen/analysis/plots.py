@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -46,7 +47,9 @@ def color(i: int) -> str:
 def render(fig: Figure) -> tuple[bytes, bytes]:
     """(PNG, SVG) bytes of a figure, without timestamps or version strings."""
     png, svg = io.BytesIO(), io.BytesIO()
-    with rc_context(_STYLE):
+    with rc_context(_STYLE), warnings.catch_warnings():
+        # A name in a script the font lacks is drawn as boxes; that is no reason for noise on stderr.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         FigureCanvasAgg(fig).print_png(png, metadata={"Software": None})
         FigureCanvasSVG(fig).print_svg(svg, metadata={"Date": None, "Creator": None})
     return png.getvalue(), svg.getvalue()
