@@ -25,9 +25,12 @@ WM_RANGE = (1.1, 4.0)
 MAX_SLOPE = 64.0
 """The largest wa / w0 searched (RegNet's wa < 256 with w0 >= 8 gives up to 32)."""
 _COARSE = 24
-_FINE = 17
+_FINE = 11
 _ROUNDS = 6
-_KEEP = 4
+_KEEP = 8
+"""Points refined each round, on a coarser fine grid (_FINE): with 4 points of 17, 12 of 600 drawn RegNets
+whose widths compatibility had changed were fitted worse than by their own parameters; with 8 of 11, none,
+for 11% more time."""
 _MAX_LEVEL = 8
 _CHUNK = 1 << 21
 _SLOPE_BUDGET = 1 << 16
