@@ -111,7 +111,7 @@ def test_exact_ks_pvalue_counts_every_order(m, n, data):
 def test_ks_pvalue_of_spaces_that_do_not_overlap_is_exact():
     """3 models against 3 all better: 2 of the C(6, 3) = 20 orders are that extreme, p = 0.1, not 0."""
     ours = ks_2samp(np.array([0.1, 0.2, 0.3]), np.array([0.4, 0.5, 0.6]))
-    assert (ours.statistic, ours.pvalue) == (1.0, pytest.approx(0.1, rel=1e-12))
+    assert (ours.statistic, ours.pvalue, ours.method) == (1.0, pytest.approx(0.1, rel=1e-12), "exact")
 
 
 def test_exact_ks_pvalue_equals_scipy_on_drawn_sizes():
@@ -138,7 +138,7 @@ def test_ks_pvalue_beyond_exact_sizes_is_asymptotic():
     rng = np.random.default_rng(4)
     a, b = rng.normal(0, 1, EXACT_MAX_N + 1), rng.normal(0.1, 1, 300)
     ours = ks_2samp(a, b)
-    assert ours.pvalue == asymptotic_pvalue(ours.statistic, a.size, b.size)
+    assert ours.pvalue == asymptotic_pvalue(ours.statistic, a.size, b.size) and ours.method == "asymptotic"
     assert ours.pvalue == pytest.approx(scipy.stats.ks_2samp(a, b).pvalue, rel=0.02)  # scipy's "auto"
 
 

@@ -78,6 +78,8 @@ def normalized_weights(complexity: np.ndarray, edges: np.ndarray) -> np.ndarray:
 class KS:
     statistic: float
     pvalue: float
+    method: str
+    """How the p-value was found: 'exact' or 'asymptotic'."""
 
 
 EXACT_MAX_N = 10_000
@@ -154,7 +156,7 @@ def ks_2samp(
     at = np.union1d(fa.errors, fb.errors)
     d = float(np.max(np.abs(fa.at_or_below(at) - fb.at_or_below(at))))
     if weights_a is None and weights_b is None and max(fa.n, fb.n) <= EXACT_MAX_N:
-        return KS(d, exact_pvalue(d, fa.n, fb.n))
+        return KS(d, exact_pvalue(d, fa.n, fb.n), "exact")
     na = effective_size(np.ones(fa.n) if weights_a is None else np.asarray(weights_a, dtype=np.float64))
     nb = effective_size(np.ones(fb.n) if weights_b is None else np.asarray(weights_b, dtype=np.float64))
-    return KS(d, asymptotic_pvalue(d, na, nb))
+    return KS(d, asymptotic_pvalue(d, na, nb), "asymptotic")

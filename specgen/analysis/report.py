@@ -159,9 +159,11 @@ def _ks_table(names: list[str], errors: list[np.ndarray], weights: list[np.ndarr
     for i, j in combinations(range(len(names)), 2):
         plain = ks_2samp(errors[i], errors[j])
         row = {"a": names[i], "b": names[j], "statistic": _rounded(plain.statistic), "pvalue": plain.pvalue}
+        row["pvalue_method"] = plain.method
         if weights is not None:
             norm = ks_2samp(errors[i], errors[j], weights[i], weights[j])
             row |= {"normalized_statistic": _rounded(norm.statistic), "normalized_pvalue": norm.pvalue}
+            row["normalized_pvalue_method"] = norm.method
         rows.append(row)
     return rows
 
