@@ -62,6 +62,11 @@ def json_type(value: object) -> str:
     return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
+def named(text: object) -> str:
+    """A name from the input in the place of a source (a run's id): as it is when printable, else shown."""
+    return text if isinstance(text, str) and text.isprintable() else shown(text)
+
+
 def _number(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 

@@ -574,6 +574,8 @@ def test_a_store_with_damaged_json_gets_one_line(tmp_path):
 
 
 def test_bad_stores_get_one_line_and_no_report(tmp_path):
+    odd = _write_store(tmp_path / "odd.db", [ROWS[0] | {"id": "a\nb"}])
+    _one_line(tmp_path, [odd], f'{odd}: "a\\nb": id: expected 1-128 printable characters, got "a\\nb"')
     empty = _write_store(tmp_path / "empty.db", ROWS[:3], finish=False)
     _one_line(tmp_path, [empty], f"{empty}: $: expected at least one result, got none")
     foreign = _bad(tmp_path, "notes.db", "not a database\n" * 100)

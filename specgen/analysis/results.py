@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specgen import limits
-from specgen.errors import ROOT, SpecError, first_error, shown
+from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
 
@@ -204,7 +204,7 @@ def _store_rows(path: str) -> list[Result]:
         from specgen.sweep.store import read_results
     except ImportError:
         raise SpecError(path, ROOT, "expected a .jsonl or .csv results file or a sweep store") from None
-    return [result_from_row(row, f"{path}: {row.get('id', '?')}", path) for row in read_results(path)]
+    return [result_from_row(row, f"{path}: {named(row['id'])}", path) for row in read_results(path)]
 
 
 def load_results(path: str | Path) -> list[Result]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specgen.errors import ROOT, SpecError, shown
+from specgen.errors import ROOT, SpecError, named, shown
 
 FORMAT = "specgen-sweep/2"
 FINISHED = ("done", "diverged", "failed")
@@ -307,7 +307,7 @@ class Store:
         try:
             return json.loads(text)
         except (TypeError, ValueError, RecursionError) as e:
-            where = f"{self.path}: {item['id']}"
+            where = f"{self.path}: {named(item['id'])}"
             detail = f": {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
             raise SpecError(where, key, f"expected JSON text{detail}, got {shown(text)}") from None
 
