@@ -114,6 +114,33 @@ def buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.n
     return divisible(Stages(ones, width, group_width, np.asarray(bottleneck_ratio, dtype=np.float64), ones))
 
 
+def within_limits(space: DesignSpace, stages: Stages) -> np.ndarray:
+    """(N,): NetworkSpec's structural limits hold (stage depth and width, total depth, SE width >= 1).
+
+    Every sample becomes a NetworkSpec, so the sampler must refuse what it would; the
+    params and flops limits depend on the resolution and are bands (`limit_bands`).
+    """
+    present = stages.depths > 0
+    fits = (stages.depths <= limits.MAX_STAGE_DEPTH) & (stages.widths <= limits.MAX_WIDTH)
+    ok = (fits | ~present).all(axis=1)
+    ok &= stages.depths.sum(axis=1) <= limits.MAX_TOTAL_DEPTH
+    if space.se_ratio > 0:
+        # A stage's width is a block's input width unless it is the last stage and has one block.
+        last = present & ~np.concatenate([present[:, 1:], np.zeros((len(present), 1), bool)], axis=1)
+        feeds = present & (~last | (stages.depths > 1))
+        se_ok = np.rint(stages.widths * space.se_ratio) >= 1
+        ok &= (se_ok | ~feeds).all(axis=1) & (round(space.stem_width * space.se_ratio) >= 1)
+    return ok
+
+
+def limit_bands(resolution: int) -> list[Band]:
+    """NetworkSpec's params and flops limits, as bands at the resolution samples are built for."""
+    return [
+        Band(name="params", max=limits.MAX_PARAMS, resolution=resolution),
+        Band(name="flops", max=limits.MAX_FLOPS, resolution=resolution),
+    ]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One constraint's verdict on a batch: a label, the field it concerns, and a mask.
@@ -147,6 +174,7 @@ def structural_rules(
         yield Rule("non_decreasing", name, np.concatenate([first, v[name][:, 1:] >= v[name][:, :-1]], axis=1))
     if "divisible" not in skip:
         yield Rule("divisible", "group_width", divisible(stages))
+    yield Rule("limits", "stages", within_limits(space, stages))
 
 
 def band_rules(space: DesignSpace, stages: Stages, bands: list[Band]) -> Iterator[Rule]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from specgen import complexity
-from specgen.constraints import Designs, Stages, admitted, buildable, measure, resolve
+from specgen.constraints import Designs, Stages, admitted, buildable, limit_bands, measure, resolve
 from specgen.errors import SpecError
 from specgen.spaces import Band, DesignSpace
 from specgen.spec import NetworkSpec, Stage
@@ -186,13 +186,14 @@ def tabulable(space: DesignSpace) -> bool:
     return np.prod([len(space.support(p)) for p in space.parameters], dtype=np.float64) <= MAX_TABLE
 
 
-def _bands(space: DesignSpace, resolution: int | None, flops, params, acts) -> list[Band]:
+def _bands(space: DesignSpace, resolution: int, flops, params, acts) -> list[Band]:
+    """The space's bands, the ones asked for, and NetworkSpec's limits at the samples' resolution."""
     extra = [
         Band(name=name, min=band[0], max=band[1], resolution=resolution)
         for name, band in (("flops", flops), ("params", params), ("acts", acts))
         if band is not None
     ]
-    return [*space.bands, *extra]
+    return [*space.bands, *extra, *limit_bands(resolution)]
 
 
 class Candidates:

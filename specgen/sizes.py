@@ -13,6 +13,11 @@
   the breakpoints r = (wm^(k-1/2) - 1) / j, so each interval between breakpoints is
   counted at once; the few grid points within 1e-9 of a breakpoint are resolved by
   the rule itself, so the count agrees with the sampler's floating-point rule.
+- Where the exact size and the sampler differ: every sample must be a valid NetworkSpec, so
+  the sampler also refuses networks over its params and flops limits (bands at the sampling
+  resolution, and like every band not in the exact size) and, in a RegNet space, stages
+  deeper than 128 blocks or wider than 16,384 channels and SE widths of 0, which the exact
+  size still counts (the built-in RegNet spaces have none; AnyNet spaces that could are refused).
 - The fraction of a space's configurations inside a complexity band, estimated by
   drawing configurations uniformly, with a 95% Wilson interval.
 """

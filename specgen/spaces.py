@@ -407,6 +407,14 @@ def _check_size(space: DesignSpace, source: str) -> None:
                 "parameters.depth",
                 f"{s} stages of {d_max} blocks exceed {limits.MAX_TOTAL_DEPTH} in all",
             )
+        narrowest = min(space.stem_width, int(space.support("width")[0]))
+        if space.se_ratio > 0 and round(narrowest * space.se_ratio) < 1:
+            raise SpecError(
+                source,
+                "se_ratio",
+                f"gives an SE width of 0 for a block of input width {narrowest}; "
+                "expected 0 or a ratio that keeps every SE width >= 1",
+            )
         w_max = int(space.support("width")[-1])
         b_min = float(space.support("bottleneck_ratio")[0])
         g_min = int(space.support("group_width")[0])

@@ -20,6 +20,7 @@ draws specs around a space for testing what its constraints accept.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -28,7 +29,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from specgen import limits
-from specgen.constraints import Designs, measure, resolve
+from specgen.constraints import Designs, admitted, limit_bands, measure, resolve
 from specgen.regnet import RegNetSpec, block_widths_batch, stages_from_blocks_batch
 from specgen.sampler import Sample, StageTables, sample, to_sample
 from specgen.spaces import DesignSpace, load_space
@@ -47,13 +48,17 @@ def stages(
     bottleneck_ratios: tuple[float, ...] = (1.0, 2.0, 4.0),
     strides: tuple[int, ...] = (1, 2),
 ) -> Stage:
-    """One valid stage: w = b * (group width * groups)."""
+    """One valid stage: w = b * w_b, with w_b a multiple of the group width (and of b's denominator).
+
+    b = p / r in lowest terms (b = 0.25 is 1 / 4), so w = w_b * p / r is whole when r divides w_b.
+    """
     g = draw(st.integers(1, max_group_width))
     b = draw(st.sampled_from(bottleneck_ratios))
-    w_b = g * draw(st.integers(1, max_groups))
+    ratio = Fraction(b).limit_denominator(round(1 / limits.MIN_BOTTLENECK_RATIO))
+    w_b = math.lcm(g, ratio.denominator) * draw(st.integers(1, max_groups))
     return Stage(
         depth=draw(st.integers(1, max_depth)),
-        width=int(w_b * b),
+        width=w_b * ratio.numerator // ratio.denominator,
         stride=draw(st.sampled_from(strides)),
         bottleneck_ratio=b,
         group_width=g,
@@ -107,7 +112,11 @@ def regnet_specs(
     resolution: int = 224,
     num_classes: int = 1000,
 ) -> RegNetSpec:
-    """Valid RegNet parameters in the paper's ranges, resolving to <= max_stages stages."""
+    """Valid RegNet parameters in the paper's ranges, resolving to <= max_stages stages.
+
+    The few draws NetworkSpec refuses (over its params or flops limits: deep, wide and
+    ungrouped at once) are discarded.
+    """
     depth = draw(st.integers(1, max_depth))
     w0 = q * draw(st.integers(1, max_w0 // q))
     wm = round(draw(st.floats(*wm_range)), 3)
@@ -116,20 +125,19 @@ def regnet_specs(
     wa_cap = max_wa if depth == 1 else min(max_wa, (u_cap - w0) / (depth - 1))
     wa = round(draw(st.floats(0.0, max(0.0, wa_cap))), 2)
     wa = math.floor(wa * 100) / 100 if wa > wa_cap else wa
-    return RegNetSpec(
-        name=draw(names),
-        depth=depth,
-        w0=w0,
-        wa=wa,
-        wm=wm,
-        q=q,
-        group_width=draw(st.sampled_from(group_widths)),
-        bottleneck_ratio=draw(st.sampled_from(bottleneck_ratios)),
-        se_ratio=draw(st.sampled_from(se_ratios)),
-        rounding=draw(st.sampled_from(rounding)),
-        resolution=resolution,
-        num_classes=num_classes,
-    )
+    fields = {
+        "name": draw(names),
+        "group_width": draw(st.sampled_from(group_widths)),
+        "bottleneck_ratio": draw(st.sampled_from(bottleneck_ratios)),
+        "se_ratio": draw(st.sampled_from(se_ratios)),
+        "rounding": draw(st.sampled_from(rounding)),
+    }
+    try:
+        return RegNetSpec(
+            depth=depth, w0=w0, wa=wa, wm=wm, q=q, resolution=resolution, num_classes=num_classes, **fields
+        )
+    except ValueError:  # a pydantic ValidationError: the network is over NetworkSpec's limits
+        assume(False)
 
 
 class InvalidSpec(NamedTuple):
@@ -269,6 +277,8 @@ def space_samples(draw, space: DesignSpace | str, resolution: int | None = None)
         return sample(space, 1, seed=draw(st.integers(0, 2**32 - 1)), resolution=res)[0]
     designs = _anynet_design(draw, space) if space.family == "anynet" else _regnet_design(draw, space)
     stages = resolve(space, designs)
+    # The rare networks over NetworkSpec's limits (as the sampler refuses them).
+    assume(admitted(space, designs, stages, limit_bands(res))[0])
     return to_sample(space, designs, stages, measure(space, stages, res), 0, seed=0, index=0, resolution=res)
 
 

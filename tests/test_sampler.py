@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from specgen import complexity
+from specgen import complexity, limits
 from specgen.cli import main
 from specgen.constraints import buildable
 from specgen.errors import SpecError
@@ -181,6 +181,73 @@ def test_sampled_complexity_lies_in_the_band(name):
     assert len(samples) == 40
     for s in samples:
         _check_sample(space, s, [("flops", (360e6, 400e6)), ("params", (0, 6e6))])
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@settings(max_examples=4)
+@given(seed=st.integers(0, 2**32 - 1), resolution=st.sampled_from([32, 224, 1024, 2048]))
+def test_every_sample_is_a_valid_network_spec(name, seed, resolution):
+    """NetworkSpec's limits are the sampler's too: building the samples' specs never raises."""
+    samples = sample(load_space(name), 100, seed=seed, resolution=resolution)
+    assert all(s.params <= limits.MAX_PARAMS and s.flops <= limits.MAX_FLOPS for s in samples)
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "seed", "resolution"),
+    [("regnety", 500, 9, None), ("regnetx", 3000, 1, None), ("anynetx_a", 20, 0, 2048)],
+)
+def test_networks_over_the_spec_limits_are_refused_not_raised(name, n, seed, resolution):
+    """Seeds that once drew a network with more than 2e9 params, or 2e12 flops at 2048 px."""
+    assert len(sample(load_space(name), n, seed=seed, resolution=resolution)) == n
+
+
+def _user_regnet(tmp_path, name, num_stages=4, **parameters):
+    data = json.loads((ROOT / "specs" / "spaces" / "regnetx.json").read_text())
+    data["name"] = name
+    data["parameters"].update(parameters)
+    data["constraints"] = [c for c in data["constraints"] if c["name"] == "quantized_linear"]
+    data["constraints"].append({"name": "num_stages", "value": num_stages})
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return load_space(str(path))
+
+
+def test_regnet_stages_past_the_spec_limits_are_refused(tmp_path):
+    one = {"type": "choice", "values": [8]}
+    deep = _user_regnet(
+        tmp_path, "deep", num_stages=1, depth={"type": "int", "min": 126, "max": 132},
+        wa={"type": "float", "min": 0.0, "max": 1.0, "quantum": 0.5},
+        wm={"type": "float", "min": 2.0, "max": 3.0, "quantum": 0.5}, group_width=one, bottleneck_ratio=one,
+    )  # fmt: skip
+    assert {s.spec.depths[0] for s in sample(deep, 200, seed=0)} == {126, 127, 128}
+    # Levels 0, 1, 2 and 4 (one skipped) reach 120 * 4^4 channels, past 16,384.
+    wide = _user_regnet(
+        tmp_path, "wide", depth={"type": "int", "min": 40, "max": 61},
+        w0={"type": "choice", "values": [120]}, wa={"type": "float", "min": 100, "max": 4096, "quantum": 1},
+        wm={"type": "float", "min": 3.5, "max": 4.0, "quantum": 0.1}, group_width=one, bottleneck_ratio=one,
+    )  # fmt: skip
+    assert max(s.spec.widths[-1] for s in sample(wide, 50, seed=0)) <= limits.MAX_WIDTH
+
+
+@pytest.mark.parametrize("name", ["anynetx_a", "regnety"])
+def test_strategy_samples_are_valid_at_any_resolution(name):
+    @settings(max_examples=30)
+    @given(space_samples(name, resolution=2048))
+    def run(s):
+        assert s.flops <= limits.MAX_FLOPS and s.spec.resolution == 2048
+
+    run()
+
+
+@settings(max_examples=200)
+@given(
+    regnet_specs(
+        max_depth=63, max_w0=248, max_wa=255.9, group_widths=(1, 2, 4, 8, 16, 32),
+        bottleneck_ratios=(1.0, 2.0, 4.0), se_ratios=(0.25,),
+    )
+)  # fmt: skip
+def test_regnet_strategy_in_the_papers_ranges_draws_buildable_specs(spec):
+    assert complexity.count(spec.resolve()).params <= limits.MAX_PARAMS
 
 
 def test_bands_are_counted_at_the_resolution_asked_for():

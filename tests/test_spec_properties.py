@@ -169,3 +169,8 @@ def test_a_negative_zero_is_zero_in_the_spec_and_its_hash():
         spec.resolve().content_hash()
         == validate_spec({**regnet, "wa": 0.0}, "r.json").resolve().content_hash()
     )
+
+
+@given(network_specs(bottleneck_ratios=(0.25, 0.5, 1.0, 2.0), se_ratios=(0.25,)))
+def test_network_strategy_draws_inverted_bottlenecks_whole(net):
+    assert all(s.width == s.bottleneck_width * s.bottleneck_ratio for s in net.stages)
