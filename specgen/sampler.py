@@ -33,10 +33,14 @@ from specgen.spec import NetworkSpec, Stage
 BATCH = 16384
 MAX_TABLE = 4_000_000
 """Product of an AnyNet space's domain sizes up to which buildable stages are tabulated."""
-MAX_DRAWS = 20_000_000
-"""Candidates drawn at most, plus 20,000 for every sample asked for."""
+MAX_DRAWS = 100_000_000
+"""Candidates drawn at most, whatever n is (tens of seconds at most)."""
 PATIENCE = 1_000_000
 """After this many candidates, stop early when the acceptance rate seen cannot finish in time."""
+REPEATS_PER_NETWORK = 20
+"""With `unique`: give up after this many accepted repeats in a row per distinct network found
+(plus `MIN_REPEATS`); were one network still unseen, it would have been missed with chance e^-20."""
+MIN_REPEATS = 10_000
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,14 @@ def to_sample(
     )
 
 
+def _structures(stages: Stages) -> np.ndarray:
+    """One row of bytes per network: equal exactly when the networks are (same content hash),
+    since everything else in a sample's spec is the space's."""
+    columns = (stages.depths, stages.widths, stages.group_widths, stages.bottleneck_ratios)
+    rows = np.ascontiguousarray(np.concatenate([c.astype(np.float64) for c in columns], axis=1))
+    return rows.view(np.dtype((np.void, rows.shape[1] * 8))).ravel()
+
+
 def sample(
     space: DesignSpace,
     n: int,
@@ -306,38 +318,48 @@ def sample(
     acts: tuple[float | None, float | None] | None = None,
     resolution: int | None = None,
     unique: bool = False,
-    max_draws: int | None = None,
+    max_draws: int = MAX_DRAWS,
 ) -> list[Sample]:
     """n networks from `space` satisfying its constraints and the given bands (absolute units).
 
     Bands and the samples' complexity are at `resolution` (default: the space's). With
-    `unique`, a network already drawn (same content hash) is skipped.
+    `unique`, a network already drawn (same content hash) is skipped, and the draw ends
+    once long runs of repeats show the space holds no more.
     """
     res = space.resolution if resolution is None else resolution
     bands = _bands(space, res, flops, params, acts)
-    limit = MAX_DRAWS + 20_000 * n if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
     candidates = Candidates(space, bands)
     out: list[Sample] = []
-    seen: set[str] = set()
-    drawn = kept = 0
-    while len(out) < n and drawn < limit:
+    seen: set[bytes] = set()
+    drawn = kept = repeats = 0
+    while len(out) < n and drawn < max_draws:
         designs, stages, ok = candidates(rng, BATCH)
         rows = np.flatnonzero(ok)
         drawn += BATCH
         kept += len(rows)
-        if drawn >= PATIENCE and (kept == 0 or drawn * n / kept > limit):
+        if drawn >= PATIENCE and (kept == 0 or drawn * n / kept > max_draws):
             break
         if not len(rows):
             continue
         designs, stages = designs.take(rows), stages.take(rows)
         cx = measure(space, stages, res)
+        keys = _structures(stages).tolist() if unique else []
         for row in range(len(rows)):
-            item = to_sample(space, designs, stages, cx, row, seed=seed, index=len(out), resolution=res)
-            if unique and item.id in seen:
-                continue
-            seen.add(item.id)
-            out.append(item)
+            if unique:
+                if keys[row] in seen:
+                    repeats += 1
+                    if repeats > REPEATS_PER_NETWORK * len(seen) + MIN_REPEATS:
+                        raise SpecError(
+                            space.name,
+                            "constraints",
+                            f"found {len(seen):,} distinct networks of the {n:,} asked for, then "
+                            f"{repeats:,} repeats in a row; the space (within its bands) holds no more",
+                        )
+                    continue
+                seen.add(keys[row])
+                repeats = 0
+            out.append(to_sample(space, designs, stages, cx, row, seed=seed, index=len(out), resolution=res))
             if len(out) == n:
                 break
     if len(out) < n:
@@ -346,7 +368,7 @@ def sample(
             space.name,
             "constraints",
             f"drew {drawn:,} candidates and kept {kept:,} (acceptance rate {rate:.2e}), "
-            f"{len(out):,} {'distinct ' if unique else ''}of the {n:,} asked for; widen the band or loosen "
-            "the constraints",
+            f"{len(out):,} {'distinct ' if unique else ''}of the {n:,} asked for (at most {max_draws:,} "
+            "candidates are drawn); widen the band or loosen the constraints",
         )
     return out

@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 import warnings
 from collections import Counter
 from functools import cache
@@ -291,8 +292,37 @@ def test_unique_skips_networks_already_drawn(tmp_path):
     # Non-decreasing depths in {1, 2} and widths in {8, 16}: C(5, 4)^2 = 25 networks.
     ids = [s.id for s in sample(space, 25, unique=True)]
     assert len(set(ids)) == 25
-    with pytest.raises(SpecError, match="25 distinct of the 26 asked for"):
-        sample(space, 26, unique=True, max_draws=200_000)
+    with pytest.raises(SpecError, match="found 25 distinct networks of the 26 asked for, then 10,501 "):
+        sample(space, 26, unique=True)
+
+
+def test_unique_with_fewer_networks_than_asked_for_fails_fast(tmp_path):
+    data = json.loads((ROOT / "specs" / "spaces" / "anynetx_a.json").read_text())
+    data["name"] = "two"
+    data["parameters"].update(
+        depth={"type": "int", "min": 1, "max": 2},
+        width={"type": "choice", "values": [16]},
+        bottleneck_ratio={"type": "choice", "values": [1]},
+        group_width={"type": "choice", "values": [8]},
+    )
+    data["constraints"][0]["value"] = 1
+    (tmp_path / "two.json").write_text(json.dumps(data))
+    start = time.perf_counter()
+    result = CliRunner().invoke(main, ["sample", str(tmp_path / "two.json"), "--n", "3", "--unique"])
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "two: constraints: found 2 distinct networks of the 3 asked for, then 10,041 repeats in a row; "
+        "the space (within its bands) holds no more\n"
+    )
+
+
+def test_draws_are_bounded_whatever_n_is():
+    """100,000 samples at AnyNetX_A's acceptance rate in 360-400 MF would need about 130 M candidates."""
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match=r"drew 1,015,808 candidates .* \(at most 100,000,000 candidates"):
+        sample(load_space("anynetx_a"), 100_000, flops=(360e6, 400e6))
+    assert time.perf_counter() - start < 30
 
 
 def test_an_empty_band_stops_with_the_acceptance_rate():
