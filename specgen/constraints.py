@@ -22,7 +22,8 @@ from specgen.errors import ROOT, SpecError
 from specgen.regnet import (
     COMPATIBILITY_BATCH,
     RegNetSpec,
-    block_widths_batch,
+    block_levels_batch,
+    level_widths_batch,
     stages_from_blocks_batch,
 )
 from specgen.spaces import Band, DesignSpace
@@ -46,13 +47,15 @@ class Designs:
 
 @dataclass(frozen=True)
 class Stages:
-    """What N designs resolve to: per-stage arrays (N, S) and each network's stage count."""
+    """What N designs resolve to: per-stage arrays (N, S), each network's stage count, and its
+    largest width level plus one (a RegNet's levels; an AnyNet's stage count)."""
 
     depths: np.ndarray
     widths: np.ndarray
     group_widths: np.ndarray
     bottleneck_ratios: np.ndarray
     count: np.ndarray
+    levels: np.ndarray
 
     def take(self, rows: np.ndarray) -> Stages:
         return Stages(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
@@ -64,16 +67,20 @@ def resolve(space: DesignSpace, designs: Designs) -> Stages:
     if space.family == "anynet":
         depths = v["depth"]
         count = np.full(len(depths), depths.shape[1], dtype=np.int64)
-        return Stages(depths, v["width"], v["group_width"], v["bottleneck_ratio"].astype(np.float64), count)
+        ratios = v["bottleneck_ratio"].astype(np.float64)
+        return Stages(depths, v["width"], v["group_width"], ratios, count, count)
     rule = space.quantized_linear
-    blocks, mask = block_widths_batch(v["depth"], v["w0"], v["wa"], v["wm"], rule.q)
+    levels, mask = block_levels_batch(v["depth"], v["w0"], v["wa"], v["wm"])
+    blocks = level_widths_batch(v["w0"], v["wm"], levels, rule.q)
     widths, depths, count = stages_from_blocks_batch(blocks, mask, limits.MAX_STAGES)
+    top = np.where(mask, levels, 0).max(axis=1).astype(np.int64) + 1
     ratios = np.broadcast_to(v["bottleneck_ratio"].astype(np.float64)[:, None], widths.shape)
     widths, group_widths = COMPATIBILITY_BATCH[rule.rounding](
         np.maximum(widths, 1), ratios, v["group_width"][:, None]
     )
     present = depths > 0
-    return Stages(depths, np.where(present, widths, 0), np.where(present, group_widths, 1), ratios, count)
+    widths, group_widths = np.where(present, widths, 0), np.where(present, group_widths, 1)
+    return Stages(depths, widths, group_widths, ratios, count, top)
 
 
 def band_resolution(space: DesignSpace, band: Band) -> int:
@@ -111,7 +118,8 @@ def divisible(stages: Stages) -> np.ndarray:
 def buildable(width: np.ndarray, bottleneck_ratio: np.ndarray, group_width: np.ndarray) -> np.ndarray:
     """`divisible` for single stages given as flat arrays (the tables of buildable stages)."""
     ones = np.ones_like(width)
-    return divisible(Stages(ones, width, group_width, np.asarray(bottleneck_ratio, dtype=np.float64), ones))
+    ratios = np.asarray(bottleneck_ratio, dtype=np.float64)
+    return divisible(Stages(ones, width, group_width, ratios, ones, ones))
 
 
 def within_limits(space: DesignSpace, stages: Stages) -> np.ndarray:
@@ -167,6 +175,8 @@ def structural_rules(
             yield Rule("domain", name, np.isin(v[name], domain.support))
     if "num_stages" not in skip:
         yield Rule("num_stages", "stages", stages.count == space.num_stages)
+    if space.contiguous_levels:
+        yield Rule("contiguous_levels", "stages", stages.count == stages.levels)
     for name in sorted(space.shared - skip):
         yield Rule("shared", name, v[name] == v[name][:, :1])
     for name in sorted(space.non_decreasing):
@@ -291,6 +301,12 @@ def validate(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) ->
             raise SpecError(
                 source, ROOT, f"resolves to {resolve(space, designs).count[0]} stages; "
                 f"expected {space.num_stages} (num_stages)",
+            )  # fmt: skip
+        if rule.label == "contiguous_levels":
+            stages = resolve(space, designs)
+            raise SpecError(
+                source, ROOT, f"resolves to {stages.count[0]} stages from {stages.levels[0]} width levels; "
+                "expected one stage per level, none skipped or merged (contiguous_levels)",
             )  # fmt: skip
         if rule.band is not None:
             band = rule.band

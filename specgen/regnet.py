@@ -78,20 +78,32 @@ def torchvision_compatible(width: int, bottleneck_ratio: float, group_width: int
 COMPATIBILITY = {"pycls": pycls_compatible, "torchvision": torchvision_compatible}
 
 
-def block_widths_batch(depth, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """`block_widths` for N networks at once: (N, max depth) widths and the mask of real blocks.
-
-    The same elementwise operations as the scalar rule, so the widths agree bit for bit.
-    """
+def block_levels_batch(depth, w0, wa, wm) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block levels s_j = round(log(u_j / w0) / log wm) of N networks (N, max depth; floats),
+    and the mask of real blocks."""
     depth = np.asarray(depth, dtype=np.int64)
     w0 = np.asarray(w0, dtype=np.int64)[:, None]
     wa = np.asarray(wa, dtype=np.float64)[:, None]
     wm = np.asarray(wm, dtype=np.float64)[:, None]
     j = np.arange(int(depth.max(initial=1)))
     u = j * wa + w0
-    s = np.round(np.log(u / w0) / np.log(wm))
-    widths = (np.round(w0 * np.power(wm, s) / q) * q).astype(np.int64)
-    return widths, j < depth[:, None]
+    return np.round(np.log(u / w0) / np.log(wm)), j < depth[:, None]
+
+
+def level_widths_batch(w0, wm, levels: np.ndarray, q: int = 8) -> np.ndarray:
+    """Widths w0 * wm^s snapped to a multiple of q, for (N, D) levels."""
+    w0 = np.asarray(w0, dtype=np.int64)[:, None]
+    wm = np.asarray(wm, dtype=np.float64)[:, None]
+    return (np.round(w0 * np.power(wm, levels) / q) * q).astype(np.int64)
+
+
+def block_widths_batch(depth, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """`block_widths` for N networks at once: (N, max depth) widths and the mask of real blocks.
+
+    The same elementwise operations as the scalar rule, so the widths agree bit for bit.
+    """
+    levels, mask = block_levels_batch(depth, w0, wa, wm)
+    return level_widths_batch(w0, wm, levels, q), mask
 
 
 def stages_from_blocks_batch(widths: np.ndarray, mask: np.ndarray, max_stages: int):

@@ -34,7 +34,7 @@ import numpy as np
 from specgen.constraints import band_rules, buildable
 from specgen.errors import SpecError
 from specgen.fmt import table
-from specgen.regnet import block_widths_batch
+from specgen.regnet import block_levels_batch, level_widths_batch
 from specgen.sampler import BATCH, Candidates, grid
 from specgen.spaces import Band, DesignSpace
 
@@ -114,9 +114,16 @@ def _stage_counts(widths: np.ndarray) -> np.ndarray:
 
 
 def regnet_configurations(
-    depths: np.ndarray, w0s: np.ndarray, was: np.ndarray, wms: np.ndarray, q: int, num_stages: int
+    depths: np.ndarray,
+    w0s: np.ndarray,
+    was: np.ndarray,
+    wms: np.ndarray,
+    q: int,
+    num_stages: int,
+    contiguous: bool = False,
 ) -> int:
-    """#{(d, w0, wa, wm) in the grid whose quantized linear widths form exactly `num_stages` stages}."""
+    """#{(d, w0, wa, wm) in the grid whose quantized linear widths form exactly `num_stages` stages}
+    (and, when `contiguous`, whose largest level is num_stages - 1: none skipped or merged)."""
     depths, w0s, was = np.sort(depths), np.sort(w0s), np.sort(was)
     d_max = int(depths[-1])
     use_depth = np.isin(np.arange(1, d_max + 1), depths)
@@ -136,6 +143,8 @@ def regnet_configurations(
         reps = (edges[:-1] + edges[1:]) / 2
         levels = np.rint(np.log1p(reps[:, None] * j[None, :]) / log_wm).astype(np.int64)
         masks = np.bitwise_or.accumulate(np.left_shift(1, levels), axis=1)
+        # Depths whose largest level allows the count (every depth unless `contiguous`).
+        fits = (np.maximum.accumulate(levels, axis=1)[:, use_depth] + 1 == num_stages) | (not contiguous)
         # Grid points strictly inside each interval, for every w0 (columns).
         low = np.searchsorted(was, np.outer(w0s, breaks * (1 + NEAR)).ravel(), side="right")
         low = low.reshape(len(w0s), -1).T
@@ -152,13 +161,13 @@ def regnet_configurations(
         )
         identity = (classes == np.arange(top + 1)).all(axis=1)
         stages = np.bitwise_count(masks)[:, use_depth]
-        ok = (stages == num_stages).sum(axis=1)
+        ok = ((stages == num_stages) & fits).sum(axis=1)
         total += int(ok @ inside[:, identity].sum(axis=1))
         for col in np.flatnonzero(~identity):
             merged = np.zeros_like(masks)
             for level in range(top + 1):
                 merged |= ((masks >> level) & 1) << classes[col, level]
-            ok_merged = (np.bitwise_count(merged)[:, use_depth] == num_stages).sum(axis=1)
+            ok_merged = ((np.bitwise_count(merged)[:, use_depth] == num_stages) & fits).sum(axis=1)
             total += int(ok_merged @ inside[:, col])
         # Points near a breakpoint: the rule itself decides.
         near = {
@@ -166,18 +175,20 @@ def regnet_configurations(
         }
         if near:
             cols, rows = (np.array(x) for x in zip(*sorted(near), strict=True))
-            widths, _ = block_widths_batch(
-                np.full(len(cols), d_max), w0s[cols], was[rows], np.full(len(cols), wm), q
+            block_levels, _ = block_levels_batch(
+                np.full(len(cols), d_max), w0s[cols], was[rows], np.full(len(cols), wm)
             )
+            widths = level_widths_batch(w0s[cols], np.full(len(cols), wm), block_levels, q)
             counts = _stage_counts(widths)[:, use_depth]
-            total += int((counts == num_stages).sum())
+            tops = np.maximum.accumulate(block_levels, axis=1)[:, use_depth] + 1
+            total += int(((counts == num_stages) & ((tops == num_stages) | (not contiguous))).sum())
     return total
 
 
 @cache
-def _cached_configurations(grid: tuple[bytes, ...], q: int, num_stages: int) -> int:
+def _cached_configurations(grid: tuple[bytes, ...], q: int, num_stages: int, contiguous: bool) -> int:
     depths, w0s, was, wms = (np.frombuffer(b, dtype=t) for b, t in zip(grid, _GRID_TYPES, strict=True))
-    return regnet_configurations(depths, w0s, was, wms, q, num_stages)
+    return regnet_configurations(depths, w0s, was, wms, q, num_stages, contiguous)
 
 
 _GRID_TYPES = (np.int64, np.int64, np.float64, np.float64)
@@ -189,7 +200,9 @@ def _regnet_size(space: DesignSpace) -> int:
         space.support(p).astype(t).tobytes()
         for p, t in zip(("depth", "w0", "wa", "wm"), _GRID_TYPES, strict=True)
     )
-    return rest * _cached_configurations(grid, space.quantized_linear.q, space.num_stages)
+    return rest * _cached_configurations(
+        grid, space.quantized_linear.q, space.num_stages, space.contiguous_levels
+    )
 
 
 def exact_size(space: DesignSpace) -> int:

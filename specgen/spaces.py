@@ -6,7 +6,7 @@ ratio and group width for every stage; a RegNet space (one that declares the
 and derives the stages by the rule. A parameter is drawn per stage unless a
 `shared` constraint ties it across stages. Named constraints with arguments
 (`num_stages`, `shared`, `non_decreasing`, `divisible`, `quantized_linear`,
-and `flops`/`params`/`acts` bands) say which configurations belong to the
+`contiguous_levels`, and `flops`/`params`/`acts` bands) say which configurations belong to the
 space; `specgen.constraints` checks them, `specgen.sampler` draws under them
 and `specgen.sizes` counts them. Built-in spaces are JSON files under
 `specs/spaces/`, checked by the same schema as a user's file.
@@ -196,6 +196,17 @@ class QuantizedLinear(BaseModel):
     rounding: Rounding = "pycls"
 
 
+class ContiguousLevels(BaseModel):
+    """One stage per width level w0·wm^k, k = 0 .. S-1: none skipped, none merged by snapping.
+
+    pycls's sampler keeps a RegNet only when its number of stages equals its largest level
+    plus one; without this a 4-stage network may take levels 0, 1, 2 and 4.
+    """
+
+    model_config = _Strict
+    name: Literal["contiguous_levels"]
+
+
 class Band(BaseModel):
     """min <= flops (or params, acts) <= max, counted at `resolution` (default: the space's)."""
 
@@ -207,7 +218,8 @@ class Band(BaseModel):
 
 
 Constraint = Annotated[
-    NumStages | Shared | NonDecreasing | Divisible | QuantizedLinear | Band, Field(discriminator="name")
+    NumStages | Shared | NonDecreasing | Divisible | QuantizedLinear | ContiguousLevels | Band,
+    Field(discriminator="name"),
 ]
 
 
@@ -245,6 +257,10 @@ class DesignSpace(BaseModel):
     @property
     def shared(self) -> frozenset[str]:
         return frozenset(p for c in self._of(Shared) for p in c.parameters)
+
+    @property
+    def contiguous_levels(self) -> bool:
+        return bool(self._of(ContiguousLevels))
 
     @property
     def non_decreasing(self) -> frozenset[str]:
@@ -361,6 +377,10 @@ def _check_constraints(space: DesignSpace, source: str) -> None:
                 raise SpecError(source, path, "expected min, max or both")
             if c.min is not None and c.max is not None and c.min > c.max:
                 raise SpecError(source, path, f"contradictory: min {c.min:,.0f} > max {c.max:,.0f}")
+        elif isinstance(c, ContiguousLevels) and space.family == "anynet":
+            raise SpecError(
+                source, f"{path}.name", "contiguous_levels is for RegNet spaces, with quantized_linear"
+            )
         elif isinstance(c, Divisible) and space.family == "regnet":
             raise SpecError(
                 source,
@@ -371,6 +391,7 @@ def _check_constraints(space: DesignSpace, source: str) -> None:
         (NumStages, "num_stages"),
         (QuantizedLinear, "quantized_linear"),
         (Divisible, "divisible"),
+        (ContiguousLevels, "contiguous_levels"),
     ):
         found = [i for i, c in enumerate(space.constraints) if isinstance(c, kind)]
         if len(found) > 1:

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from specgen import limits
 from specgen.constraints import Designs, admitted, limit_bands, measure, resolve
-from specgen.regnet import RegNetSpec, block_widths_batch, stages_from_blocks_batch
+from specgen.regnet import RegNetSpec
 from specgen.sampler import Sample, StageTables, sample, to_sample
 from specgen.spaces import DesignSpace, load_space
 from specgen.spec import NetworkSpec, Stage, block_input_widths, se_width
@@ -244,7 +244,7 @@ def _anynet_design(draw, space: DesignSpace) -> Designs:
 
 
 def _regnet_design(draw, space: DesignSpace) -> Designs:
-    """Constructive: d, w0, wm, g, b from their supports, then wa among the slopes that give S stages."""
+    """Constructive: d, w0, wm, g, b from their supports, then wa among the slopes the constraints admit."""
     pick = {
         p: draw(st.sampled_from(space.support(p).tolist()))
         for p in ("w0", "wm", "group_width", "bottleneck_ratio")
@@ -252,12 +252,8 @@ def _regnet_design(draw, space: DesignSpace) -> Designs:
     depths = space.support("depth")
     depth = draw(st.sampled_from(depths[depths >= space.num_stages].tolist()))
     was = space.support("wa")
-    widths, mask = block_widths_batch(
-        np.full(len(was), depth), np.full(len(was), pick["w0"]), was, np.full(len(was), pick["wm"]),
-        space.quantized_linear.q,
-    )  # fmt: skip
-    counts = stages_from_blocks_batch(widths, mask, limits.MAX_STAGES)[2]
-    fitting = was[counts == space.num_stages]
+    every_wa = Designs({p: np.full(len(was), v) for p, v in {**pick, "depth": depth}.items()} | {"wa": was})
+    fitting = was[admitted(space, every_wa, bands=[])]
     assume(len(fitting) > 0)
     wa = draw(st.sampled_from(fitting.tolist()))
     return Designs({p: np.array([v]) for p, v in {**pick, "depth": depth, "wa": wa}.items()})

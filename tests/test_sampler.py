@@ -110,6 +110,16 @@ def test_regnet_samples_are_their_parameters_resolved(name):
         assert len(s.spec.stages) == 4
 
 
+@pytest.mark.parametrize("name", REGNET)
+def test_regnet_samples_have_one_stage_per_level_as_pycls_keeps_them(name):
+    from pycls.models.regnet import generate_regnet
+
+    for s in _plain(name):
+        d = s.design
+        _, num_stages, max_stage, _ = generate_regnet(d["wa"], d["w0"], d["wm"], d["depth"])
+        assert num_stages == max_stage == 4, d
+
+
 def _check_sample(space, s, bands=()):
     """Every constraint of the space, and the reported complexity, for one sample."""
     net = s.spec

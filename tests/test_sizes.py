@@ -157,22 +157,30 @@ def test_exact_sizes_of_random_small_anynet_spaces_match_enumeration(shared, ord
     assert exact_size(space) == _brute_anynet(space)
 
 
-def _brute_regnet(depths, w0s, was, wms, q, num_stages) -> int:
+def _brute_regnet(depths, w0s, was, wms, q, num_stages, contiguous=False) -> int:
     grid = [g.ravel() for g in np.meshgrid(depths, w0s, was, wms, indexing="ij")]
     widths, mask = block_widths_batch(*grid, q)
-    return int((stages_from_blocks_batch(widths, mask, 8)[2] == num_stages).sum())
+    ok = stages_from_blocks_batch(widths, mask, 8)[2] == num_stages
+    if contiguous:  # pycls's test: as many stages as the largest level plus one
+        levels = np.round(
+            np.log((np.arange(mask.shape[1]) * grid[2][:, None] + grid[1][:, None]) / grid[1][:, None])
+            / np.log(grid[3][:, None])
+        )
+        ok &= np.where(mask, levels, 0).max(axis=1) + 1 == num_stages
+    return int(ok.sum())
 
 
+@pytest.mark.parametrize("contiguous", [False, True])
 @pytest.mark.parametrize("num_stages", [2, 3, 4])
-def test_exact_regnet_counts_match_enumeration_including_ties_and_merged_levels(num_stages):
+def test_exact_regnet_counts_match_enumeration_including_ties_and_merged_levels(num_stages, contiguous):
     """wm = 2.25 puts breakpoints (wm^(k-1/2) - 1)/j exactly on the wa grid (e.g. w0 = 80, wa = 8,
     j = 5); wm < 2 with w0 = 8 merges levels whose snapped widths coincide (8·1.5 and 8·1.5^2 -> 16)."""
     depths = np.arange(1, 16)
     w0s = np.array([8, 16, 24, 40, 80])
     was = np.arange(10, 400) / 10
     wms = np.array([1.5, 1.55, 1.618, 1.7, 2.0, 2.25, 2.5, 2.718, 3.0])
-    expected = _brute_regnet(depths, w0s, was, wms, 8, num_stages)
-    assert regnet_configurations(depths, w0s, was, wms, 8, num_stages) == expected > 0
+    expected = _brute_regnet(depths, w0s, was, wms, 8, num_stages, contiguous)
+    assert regnet_configurations(depths, w0s, was, wms, 8, num_stages, contiguous) == expected > 0
 
 
 @settings(max_examples=15)
@@ -188,9 +196,9 @@ def test_exact_regnet_counts_of_random_grids_match_enumeration(d_max, w0_max, wa
     w0s = np.arange(1, w0_max + 1) * q
     was = np.round(np.arange(8, 9 + 60 * wa_step, wa_step), 1)
     wms = np.arange(wm_low, min(3001, wm_low + 100), 7) / 1000
-    for s in (3, 4):
-        assert regnet_configurations(depths, w0s, was, wms, q, s) == _brute_regnet(
-            depths, w0s, was, wms, q, s
+    for s, contiguous in itertools.product((3, 4), (False, True)):
+        assert regnet_configurations(depths, w0s, was, wms, q, s, contiguous) == _brute_regnet(
+            depths, w0s, was, wms, q, s, contiguous
         )
 
 
@@ -204,7 +212,7 @@ def test_exact_regnet_space_size_multiplies_the_free_group_widths_and_ratios():
     )
     space = validate_space(data, "reduced.json")
     grid = [space.support(p) for p in ("depth", "w0", "wa", "wm")]
-    assert exact_size(space) == 6 * 3 * _brute_regnet(*grid, 8, 4)
+    assert exact_size(space) == 6 * 3 * _brute_regnet(*grid, 8, 4, contiguous=True)
 
 
 def test_band_fraction_contains_the_enumerated_share():

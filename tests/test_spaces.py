@@ -8,11 +8,11 @@ from hypothesis import given, settings
 
 from specgen import complexity
 from specgen.cli import main
-from specgen.constraints import validate
+from specgen.constraints import design_of, resolve, validate
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
 from specgen.spaces import builtin_spaces, load_space, validate_space
-from specgen.testing import near_space_specs
+from specgen.testing import near_space_specs, regnet_specs
 
 from .conftest import ROOT
 
@@ -209,3 +209,29 @@ def test_regnet_space_checks_the_stage_count_of_the_rule():
         validate(space, three, "r.json")
     zoo = RegNetSpec(name="r", depth=22, w0=24, wa=24.4, wm=2.54, group_width=16)
     validate(space, zoo, "r.json")
+
+
+def test_regnet_spaces_refuse_a_skipped_level_as_pycls_does():
+    from pycls.models.regnet import generate_regnet
+
+    skipped = RegNetSpec(name="r", depth=20, w0=8, wa=31.4, wm=2.704, group_width=8)
+    _, num_stages, max_stage, _ = generate_regnet(skipped.wa, skipped.w0, skipped.wm, skipped.depth)
+    assert num_stages == 4 and max_stage == 5
+    with pytest.raises(SpecError) as e:
+        validate(load_space("regnetx"), skipped, "r.json")
+    assert str(e.value) == (
+        "r.json: $: resolves to 4 stages from 5 width levels; expected one stage per level, "
+        "none skipped or merged (contiguous_levels)"
+    )
+
+
+@settings(max_examples=300)
+@given(regnet_specs(max_depth=63, max_w0=248, group_widths=(8,), rounding=("pycls",), se_ratios=(0.0,)))
+def test_contiguous_levels_agrees_with_pycls(spec):
+    """The constraint holds exactly when pycls's sampler would keep the network: num_stages == max_stage."""
+    from pycls.models.regnet import generate_regnet
+
+    _, num_stages, max_stage, _ = generate_regnet(spec.wa, spec.w0, spec.wm, spec.depth)
+    space = load_space("regnetx")
+    stages = resolve(space, design_of(space, spec, "r"))
+    assert (stages.count[0] == stages.levels[0]) == (num_stages == max_stage)
