@@ -112,6 +112,15 @@ class IntDomain(_Domain):
         return f"empty domain: min {self.min} > max {self.max}"
 
 
+def _decimal(x: float) -> tuple[int, int]:
+    """A positive float as the shortest decimal that reads back as it: (digits, e) with x = digits·10^-e."""
+    mantissa, _, power = repr(x).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    e = len(fraction.rstrip("0")) - int(power or 0)
+    digits = int(whole + fraction.rstrip("0"))
+    return (digits * 10**-e, 0) if e < 0 else (digits, e)
+
+
 class FloatDomain(_Domain):
     """Multiples of `quantum` between min and max (pycls's quantized draws)."""
 
@@ -121,13 +130,24 @@ class FloatDomain(_Domain):
     quantum: float = Field(gt=0)
 
     def grid(self) -> np.ndarray:
-        first = math.ceil(self.min / self.quantum - 1e-9)
-        last = math.floor(self.max / self.quantum + 1e-9)
+        """The float nearest to each decimal k·quantum in [min, max] (so 62.7, not 62.699999999999996).
+
+        The bounds allow a relative 1e-9 for the rounding of min / quantum (1.1 / 0.1 is
+        11.000000000000002), never an absolute one (min 8, quantum 1e300 has no multiple).
+        """
+        lo, hi = self.min / self.quantum, self.max / self.quantum
+        if not math.isfinite(lo) or not math.isfinite(hi):
+            raise OverflowError("min / quantum or max / quantum is past a float")
+        first = math.ceil(lo - 1e-9 * abs(lo))
+        last = math.floor(hi + 1e-9 * abs(hi))
         k = np.arange(first, max(first, last + 1), dtype=np.int64)
         inverse = 1 / self.quantum
         if round(inverse) >= 1 and abs(inverse - round(inverse)) < 1e-9:
-            # k / 10 is the float nearest to the decimal k·0.1; k * 0.1 may not be.
-            return k / round(inverse)
+            return k / round(inverse)  # quantum 1/n: k / n is the float nearest to k/n
+        digits, exponent = _decimal(self.quantum)
+        if exponent <= 22 and digits * max(abs(first), abs(last)) < 2**53:
+            # quantum = digits·10^-exponent: an exact integer over an exact power of ten, rounded once.
+            return (k * digits) / 10.0**exponent
         return k * self.quantum
 
     def describe_empty(self) -> str:

@@ -1,17 +1,20 @@
 """Design spaces: the built-in files, the bad-space corpus, and validating specs against a space."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specgen import complexity
 from specgen.cli import main
 from specgen.constraints import design_of, resolve, validate
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
-from specgen.spaces import builtin_spaces, load_space, validate_space
+from specgen.sampler import sample
+from specgen.spaces import FloatDomain, builtin_spaces, load_space, validate_space
 from specgen.testing import near_space_specs, regnet_specs
 
 from .conftest import ROOT
@@ -235,3 +238,32 @@ def test_contiguous_levels_agrees_with_pycls(spec):
     space = load_space("regnetx")
     stages = resolve(space, design_of(space, spec, "r"))
     assert (stages.count[0] == stages.levels[0]) == (num_stages == max_stage)
+
+
+@settings(max_examples=200)
+@given(
+    digits=st.integers(1, 999),
+    exponent=st.integers(0, 4),
+    low=st.integers(0, 10_000),
+    count=st.integers(1, 500),
+)
+def test_float_grid_values_are_the_decimals_they_stand_for(digits, exponent, low, count):
+    """Each value is the float nearest to k·quantum, so it prints as that decimal (62.7, never
+    62.699999999999996) and a spec holding the printed value is inside the domain."""
+    step = Decimal(digits).scaleb(-exponent)
+    quantum, lo, hi = float(step), float(low * step), float((low + count) * step)
+    grid = FloatDomain(type="float", min=lo, max=hi, quantum=quantum).grid()
+    assert len(grid) == count + 1
+    for v in grid.tolist():
+        assert Decimal(repr(v)) % Decimal(repr(quantum)) == 0 and lo <= v <= hi
+
+
+def test_a_sampled_slope_on_a_decimal_grid_round_trips(tmp_path):
+    data = json.loads((SPACES / "regnetx.json").read_text())
+    data["parameters"]["wa"].update(min=8.0, max=64.0, quantum=0.3)
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    space = load_space(str(tmp_path / "s.json"))
+    assert 62.7 in space.support("wa").tolist()
+    for s in sample(space, 200, seed=0):
+        assert len(repr(s.design["wa"]).split(".")[1]) == 1
+        validate(space, RegNetSpec(name="r", **json.loads(json.dumps(s.design))), "r.json")
