@@ -15,6 +15,7 @@ and `specgen.sizes` counts them. Built-in spaces are JSON files under
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -544,13 +545,17 @@ def validate_space(data: object, source: str) -> DesignSpace:
 
 
 def load_space(name_or_path: str | Path) -> DesignSpace:
-    """A built-in space by name ("anynetx_e") or a space file by path."""
+    """A built-in space by name ("anynetx_e") or a space file by path.
+
+    A built-in name is always the built-in space, whatever the current folder holds (write
+    ./regnetx to read a file so named); anything else is a path when it ends in .json, holds
+    a path separator or names an existing file.
+    """
     text = str(name_or_path)
     path = Path(text)
-    if text in builtin_spaces() and not path.exists():
+    if text in builtin_spaces():
         path = _builtin_dir() / f"{text}.json"
-        return validate_space(parse_json(read_text(path), text), text)
-    if path.suffix != ".json" and not path.exists():
+    elif path.suffix != ".json" and not {"/", os.sep} & set(text) and not path.is_file():
         raise SpecError(
             text, ROOT, f"unknown design space; expected one of {', '.join(builtin_spaces())} or a .json file"
         )

@@ -267,3 +267,16 @@ def test_a_sampled_slope_on_a_decimal_grid_round_trips(tmp_path):
     for s in sample(space, 200, seed=0):
         assert len(repr(s.design["wa"]).split(".")[1]) == 1
         validate(space, RegNetSpec(name="r", **json.loads(json.dumps(s.design))), "r.json")
+
+
+def test_a_file_or_folder_named_like_a_builtin_space_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "regnetx").mkdir()
+    (tmp_path / "anynetx_e").write_text("not a space")
+    assert load_space("regnetx").name == "regnetx" and load_space("anynetx_e").name == "anynetx_e"
+    (tmp_path / "mine").write_text((SPACES / "anynetx_b.json").read_text())
+    assert load_space("mine").name == "anynetx_b"
+    with pytest.raises(SpecError, match=r"^\./anynetx_e: \$: invalid JSON"):
+        load_space("./anynetx_e")
+    with pytest.raises(SpecError, match=r"^regnetz: \$: unknown design space"):
+        load_space("regnetz")
