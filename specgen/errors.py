@@ -91,10 +91,17 @@ _KINDS = {
     "dict_type": "an object",
     "bool_type": "true or false",
 }
+_TAGS = {"kind": "the kind of spec, 'regnet' or 'anynet'"}
+"""What a tagged union's tag may be, by the tag's name, for the message when it is missing."""
 
 
-def expectation(error: dict) -> str:
-    """What was expected, in words, for one pydantic error."""
+def how_many(x: float) -> str:
+    """A count as digits with commas, or in scientific notation past 10^15 (not 300 digits)."""
+    return f"{x:,.0f}" if x < 1e15 else f"{x:.3g}"
+
+
+def expectation(error: dict, tags: dict[str, str] | None = None) -> str:
+    """What was expected, in words, for one pydantic error (`tags`: as `_TAGS`, for more unions)."""
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind in _COMPARISONS:
         bound = next(iter(ctx.values()))
@@ -123,25 +130,36 @@ def expectation(error: dict) -> str:
             tag = value.get(ctx["discriminator"].strip("'"), tag)
         return f"expected {' or '.join(tags)}, got {shown(tag)}"
     if kind == "union_tag_not_found":
-        return "required field is missing: the kind of spec, 'regnet' or 'anynet'"
+        tag = ctx["discriminator"].strip("'")
+        return f"required field is missing: {({**_TAGS, **(tags or {})}).get(tag, tag)}"
+    if kind in ("string_too_short", "string_too_long"):
+        word = "at least" if kind == "string_too_short" else "at most"
+        bound = ctx.get("min_length", ctx.get("max_length"))
+        return f"expected {word} {how_many(bound)} characters, got {how_many(len(value))}"
     if kind == "value_error":
         return str(ctx["error"])
     return error["msg"]
 
 
-def first_error(exc: ValidationError, tag_at: int | None = None) -> tuple[str, str]:
+def first_error(
+    exc: ValidationError, tag_at: int | None = None, tags: dict[str, str] | None = None
+) -> tuple[str, str]:
     """(field path, expectation) of the first error pydantic found.
 
     `tag_at`: where the path holds the tag of a tagged union (pydantic puts it there, the
     file does not), dropped: ('regnet', 'depth') -> 'depth' with tag_at=0. An error in the
     tag itself is reported at the tag's field.
     """
-    error = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    error = errors[0]
     loc = tuple(error["loc"])
+    if loc[-1:] == ("int",) and len(errors) > 1 and tuple(errors[1]["loc"]) == (*loc[:-1], "float"):
+        # An `int | float` field: pydantic names the member it tried; neither took the value.
+        loc, error = loc[:-1], {**error, "type": "float_type"}
     if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
         loc = (*loc, error["ctx"]["discriminator"].strip("'"))
     elif tag_at is not None and len(loc) > tag_at:
         loc = loc[:tag_at] + loc[tag_at + 1 :]
     if error["type"] == "value_error" and isinstance(error["ctx"]["error"], FieldError):
         loc = (*loc, *error["ctx"]["error"].loc)
-    return field_path(loc), expectation(error)
+    return field_path(loc), expectation(error, tags)

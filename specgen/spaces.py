@@ -18,13 +18,13 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from specgen import complexity, limits
-from specgen.errors import ROOT, SpecError, first_error
+from specgen.errors import ROOT, SpecError, first_error, how_many
 from specgen.regnet import Rounding
 from specgen.spec import Name
 from specgen.specfile import parse_json, read_text
@@ -310,6 +310,19 @@ class DesignSpace(BaseModel):
 
 
 _ADAPTER = TypeAdapter(DesignSpace)
+
+
+def _tags(members, field: str) -> str:
+    """The tags of a tagged union's members, in words: 'int', 'float' or 'choice'."""
+    names = [t for m in members for t in get_args(m.model_fields[field].annotation)]
+    return ", ".join(map(repr, names[:-1])) + f" or {names[-1]!r}"
+
+
+_TAGS = {
+    "type": "the domain's type, " + _tags(get_args(get_args(Domain)[0]), "type"),
+    "name": "the constraint's name, " + _tags(get_args(get_args(Constraint)[0]), "name"),
+}
+"""What a domain's type and a constraint's name may be, for the message when one is missing."""
 _SPACES_DIRS = (
     Path(__file__).resolve().parent / "builtin_spaces",
     Path(__file__).resolve().parent.parent / "specs" / "spaces",
@@ -340,7 +353,9 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
         else len(domain.values)
     )
     if grid_size > MAX_DOMAIN_VALUES:
-        raise SpecError(source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {grid_size:,.0f}")
+        raise SpecError(
+            source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {how_many(grid_size)}"
+        )
     bounds = {
         "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
         "width": (1, limits.MAX_WIDTH),
@@ -348,9 +363,10 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
         "bottleneck_ratio": (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO),
         "w0": (1, limits.MAX_W0),
         "wa": (0, limits.MAX_WA),
-        "wm": (1 + 1e-9, limits.MAX_WM),
+        "wm": (1, limits.MAX_WM),  # wm > 1: the rule divides by log wm
     }[name]
-    expected = f"expected values in [{bounds[0]:g}, {bounds[1]:g}]"
+    opening = "(" if name == "wm" else "["
+    expected = f"expected values in {opening}{bounds[0]:g}, {bounds[1]:g}]"
     try:
         grid = domain.grid()
     except OverflowError:  # values far beyond any bound (past int64, or min / quantum past a float)
@@ -366,7 +382,7 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
     if domain.distribution == "log_uniform" and grid[0] <= 0:
         raise SpecError(source, f"{path}.distribution", f"log_uniform needs min > 0, got {grid[0]:g}")
     lo, hi = float(grid[0]), float(grid[-1])
-    if lo < bounds[0] or hi > bounds[1]:
+    if lo < bounds[0] or hi > bounds[1] or (name == "wm" and lo == bounds[0]):
         raise SpecError(source, path, f"{expected}, got {lo:g}..{hi:g}")
 
 
@@ -540,7 +556,7 @@ def validate_space(data: object, source: str) -> DesignSpace:
         space = _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
         # Domains and constraints are tagged unions: parameters.depth.int.max -> parameters.depth.max.
-        raise SpecError(source, *first_error(e, tag_at=2)) from None
+        raise SpecError(source, *first_error(e, tag_at=2, tags=_TAGS)) from None
     return check_space(space, source)
 
 
