@@ -184,7 +184,7 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
     from specgen.spaces import builtin_spaces, load_space
 
     bands = _bands(flops, params, acts, resolution)
-    summaries = [sizes.summary(load_space(name), bands) for name in names or builtin_spaces()]
+    summaries = [sizes.summary(load_space(name), bands, name) for name in names or builtin_spaces()]
     click.echo(json.dumps(summaries, indent=2) if as_json else sizes.render(summaries))
 
 

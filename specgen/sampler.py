@@ -33,8 +33,9 @@ from specgen.spec import NetworkSpec, Stage
 BATCH = 16384
 MAX_TABLE = 4_000_000
 """Product of an AnyNet space's domain sizes up to which buildable stages are tabulated."""
-MAX_DRAWS = 100_000_000
-"""Candidates drawn at most, whatever n is (tens of seconds at most)."""
+MAX_DRAW_WORK = 600_000_000
+"""Candidates drawn at most, times the columns each is resolved over (a RegNet's blocks, an AnyNet's
+stages), whatever n is: about half a minute of drawing on one core."""
 PATIENCE = 1_000_000
 """After this many candidates, stop early when the acceptance rate seen cannot finish in time."""
 REPEATS_PER_NETWORK = 20
@@ -300,6 +301,12 @@ def to_sample(
     )
 
 
+def draw_limit(space: DesignSpace) -> int:
+    """Candidates drawn at most: MAX_DRAW_WORK over the columns each candidate is resolved over."""
+    columns = int(space.support("depth")[-1]) if space.family == "regnet" else space.num_stages
+    return MAX_DRAW_WORK // columns
+
+
 def _structures(stages: Stages) -> np.ndarray:
     """One row of bytes per network: equal exactly when the networks are (same content hash),
     since everything else in a sample's spec is the space's."""
@@ -318,7 +325,7 @@ def sample(
     acts: tuple[float | None, float | None] | None = None,
     resolution: int | None = None,
     unique: bool = False,
-    max_draws: int = MAX_DRAWS,
+    max_draws: int | None = None,
 ) -> list[Sample]:
     """n networks from `space` satisfying its constraints and the given bands (absolute units).
 
@@ -328,6 +335,7 @@ def sample(
     """
     res = space.resolution if resolution is None else resolution
     bands = _bands(space, res, flops, params, acts)
+    max_draws = draw_limit(space) if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
     candidates = Candidates(space, bands)
     out: list[Sample] = []

@@ -32,7 +32,7 @@ from functools import cache
 import numpy as np
 
 from specgen.constraints import band_rules, buildable
-from specgen.errors import SpecError
+from specgen.errors import SpecError, how_many
 from specgen.fmt import table
 from specgen.regnet import block_levels_batch, level_widths_batch
 from specgen.sampler import BATCH, Candidates, grid
@@ -44,6 +44,16 @@ MAX_BATCHES = 1000
 """Batches drawn at most when estimating a band's share."""
 NEAR = 1e-9
 """Grid points within this relative distance of a breakpoint are resolved by the rule itself."""
+MAX_COUNT_WORK = 2_000_000_000
+"""Array elements an exact count may touch (up to about 20 s on one core); past it a space is refused."""
+
+
+class TooMuchWork(ValueError):
+    """Counting a space exactly would touch more than MAX_COUNT_WORK array elements."""
+
+    def __init__(self, work: float) -> None:
+        super().__init__(f"counting exactly would touch at least {work:,.0f} array elements")
+        self.work = work
 
 
 def degrees_of_freedom(space: DesignSpace) -> int:
@@ -84,6 +94,11 @@ def _anynet_size(space: DesignSpace) -> int:
     n = math.prod(len(space.support(p)) for p in space.stage_parameters)  # 1 when every parameter is shared
     keys = tuple(np.searchsorted(space.support(p), stages[p]) for p in ordered)
     shape = tuple(len(space.support(p)) for p in ordered)
+    # Every shared value walks the stage table; with ordering the DP walks it S more times, in
+    # Python integers (about three times the cost of an int64 element).
+    work = math.prod(len(space.support(p)) for p in shared_params) * n * (1 + 3 * s * bool(ordered))
+    if work > MAX_COUNT_WORK:
+        raise TooMuchWork(work)
     total = 0
     for sigma in itertools.product(*(space.support(p) for p in shared_params)):
         values = {**stages, **{p: np.full(n, v) for p, v in zip(shared_params, sigma, strict=True)}}
@@ -129,7 +144,7 @@ def regnet_configurations(
     use_depth = np.isin(np.arange(1, d_max + 1), depths)
     j = np.arange(d_max)
     r_min, r_max = was[0] / w0s[-1], was[-1] / w0s[0]
-    total = 0
+    total = work = 0
     for wm in wms:
         log_wm = math.log(wm)
         top = round(math.log1p(r_max * (d_max - 1)) / log_wm) + 1
@@ -138,6 +153,18 @@ def regnet_configurations(
         k = np.arange(1, top + 1)
         breaks = ((np.power(wm, k - 0.5) - 1)[None, :] / j[1:, None]).ravel()
         breaks = np.unique(breaks[(breaks > r_min * (1 - 1e-6)) & (breaks < r_max * (1 + 1e-6))])
+        # Snapped widths per level; levels whose snapped widths coincide are one stage. Columns
+        # (w0 values) that merge the same levels are counted together.
+        snapped = np.round(w0s[:, None] * np.power(wm, np.arange(top + 1, dtype=np.float64))[None, :] / q) * q
+        classes = np.concatenate(
+            [np.zeros((len(w0s), 1), np.int64), np.cumsum(np.diff(snapped, axis=1) != 0, axis=1)], axis=1
+        )
+        identity = (classes == np.arange(top + 1)).all(axis=1)
+        merges, merge_of = np.unique(classes[~identity], axis=0, return_inverse=True)
+        merge_of = merge_of.ravel()
+        work += (len(breaks) + 1) * (d_max * (3 + len(merges) * (top + 1)) + 2 * len(w0s))
+        if work > MAX_COUNT_WORK:
+            raise TooMuchWork(work)
         # Outer edges at the grid's extreme ratios: no breakpoint lies between them and the grid.
         edges = np.concatenate([[r_min], breaks, [r_max]])
         reps = (edges[:-1] + edges[1:]) / 2
@@ -154,22 +181,20 @@ def regnet_configurations(
             [np.zeros((1, len(w0s)), np.int64), low]
         )
         inside = np.maximum(inside, 0)
-        # Snapped widths per level; levels whose snapped widths coincide are one stage.
-        snapped = np.round(w0s[:, None] * np.power(wm, np.arange(top + 1, dtype=np.float64))[None, :] / q) * q
-        classes = np.concatenate(
-            [np.zeros((len(w0s), 1), np.int64), np.cumsum(np.diff(snapped, axis=1) != 0, axis=1)], axis=1
-        )
-        identity = (classes == np.arange(top + 1)).all(axis=1)
         stages = np.bitwise_count(masks)[:, use_depth]
         ok = ((stages == num_stages) & fits).sum(axis=1)
         total += int(ok @ inside[:, identity].sum(axis=1))
-        for col in np.flatnonzero(~identity):
+        merged_inside = inside[:, ~identity]
+        for m, merge in enumerate(merges):
             merged = np.zeros_like(masks)
             for level in range(top + 1):
-                merged |= ((masks >> level) & 1) << classes[col, level]
+                merged |= ((masks >> level) & 1) << merge[level]
             ok_merged = ((np.bitwise_count(merged)[:, use_depth] == num_stages) & fits).sum(axis=1)
-            total += int(ok_merged @ inside[:, col])
+            total += int(ok_merged @ merged_inside[:, merge_of == m].sum(axis=1))
         # Points near a breakpoint: the rule itself decides.
+        work += int(np.maximum(low - high, 0).sum()) * d_max
+        if work > MAX_COUNT_WORK:
+            raise TooMuchWork(work)
         near = {
             (c, i) for b, c in zip(*np.nonzero(low > high), strict=True) for i in range(high[b, c], low[b, c])
         }
@@ -205,9 +230,18 @@ def _regnet_size(space: DesignSpace) -> int:
     )
 
 
-def exact_size(space: DesignSpace) -> int:
-    """Distinct configurations of the free parameters that satisfy the constraints (bands aside)."""
-    return _anynet_size(space) if space.family == "anynet" else _regnet_size(space)
+def exact_size(space: DesignSpace, source: str | None = None) -> int:
+    """Distinct configurations of the free parameters that satisfy the constraints (bands aside),
+    or one SpecError line (naming `source`, default the space) when counting would take too long."""
+    try:
+        return _anynet_size(space) if space.family == "anynet" else _regnet_size(space)
+    except TooMuchWork as e:
+        raise SpecError(
+            space.name if source is None else source,
+            "parameters",
+            f"expected a space that counts exactly within {MAX_COUNT_WORK:,} array elements, got at least "
+            f"{how_many(e.work)}; sample it instead, or narrow its domains",
+        ) from None
 
 
 # --- the share inside a band --------------------------------------------------------------------
@@ -257,15 +291,15 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
 # --- the `specgen spaces` listing ---------------------------------------------------------------
 
 
-def summary(space: DesignSpace, bands: list[Band] | None = None) -> dict:
-    """A space's parameters and sizes as plain data (`specgen spaces --json`)."""
+def summary(space: DesignSpace, bands: list[Band] | None = None, source: str | None = None) -> dict:
+    """A space's parameters and sizes as plain data (`specgen spaces --json`); `source` names it in errors."""
     info = {
         "name": space.name,
         "family": space.family,
         "num_stages": space.num_stages,
         "degrees_of_freedom": degrees_of_freedom(space),
         "nominal_size": nominal_size(space),
-        "exact_size": exact_size(space),
+        "exact_size": exact_size(space, source),
         "parameters": {
             p: {
                 "per_stage": space.per_stage(p),

@@ -30,7 +30,7 @@ from specgen.regnet import (
     block_widths_batch,
     stages_from_blocks_batch,
 )
-from specgen.sampler import draw, sample
+from specgen.sampler import draw, draw_limit, sample
 from specgen.spaces import load_space
 from specgen.testing import regnet_specs, space_samples
 
@@ -327,12 +327,15 @@ def test_unique_with_fewer_networks_than_asked_for_fails_fast(tmp_path):
     )
 
 
-def test_draws_are_bounded_whatever_n_is():
-    """100,000 samples at AnyNetX_A's acceptance rate in 360-400 MF would need about 130 M candidates."""
+def test_draws_are_bounded_whatever_n_is(tmp_path):
+    """100,000 samples at AnyNetX_A's acceptance rate in 360-370 MF would need about 500 M candidates,
+    and a RegNet of up to 256 blocks costs 64 times an AnyNet's 4 stages a candidate."""
     start = time.perf_counter()
-    with pytest.raises(SpecError, match=r"drew 1,015,808 candidates .* \(at most 100,000,000 candidates"):
-        sample(load_space("anynetx_a"), 100_000, flops=(360e6, 400e6))
+    with pytest.raises(SpecError, match=r"drew 1,015,808 candidates .* \(at most 150,000,000 candidates"):
+        sample(load_space("anynetx_a"), 100_000, flops=(360e6, 370e6))
     assert time.perf_counter() - start < 30
+    deep = _user_regnet(tmp_path, "deep", depth={"type": "int", "min": 1, "max": 256})
+    assert draw_limit(deep) == 2_343_750 and draw_limit(load_space("regnetx")) == 9_523_809
 
 
 def test_an_empty_band_stops_with_the_acceptance_rate():
