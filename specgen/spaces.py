@@ -43,7 +43,7 @@ MAX_LEVELS = 60
 MAX_REGNET_WORK = 1_000_000
 """wm values times the largest depth: the exact count of a RegNet space walks each wm over the blocks."""
 
-Distribution = Literal["uniform", "log_uniform", "power_of_two"]
+Distribution = Literal["uniform", "log_uniform", "pycls_log_uniform", "power_of_two"]
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -59,32 +59,52 @@ class _Domain(BaseModel):
     distribution: Distribution = Field(
         default="uniform",
         description="uniform over the values; log_uniform between min and max, snapped to the nearest "
-        "value; power_of_two: uniform over the values that are powers of two.",
+        "value; pycls_log_uniform: pycls's sweep sampler, log-uniform in (min - q', max] rounded up to "
+        "a multiple of the step (q' = min(step, min / 2)); power_of_two: uniform over the values that "
+        "are powers of two.",
     )
 
     def grid(self) -> np.ndarray:
         raise NotImplementedError
 
     @property
+    def spacing(self) -> float | None:
+        """The step between values (None for a list of choices)."""
+        return None
+
+    @property
     def support(self) -> np.ndarray:
         """The values a draw can take, sorted (read-only; computed once per distinct domain)."""
         return _support(type(self), self.model_dump_json())
 
+    def _log_edges(self) -> np.ndarray:
+        """The intervals x falls in for each value when log x is uniform between the outer edges.
+
+        log_uniform snaps x to the nearest value (edges at the midpoints); pycls_log_uniform
+        rounds x up to the next value, drawing x from (min - q', max] so min gets its share.
+        """
+        values = self.support.astype(np.float64)
+        if self.distribution == "pycls_log_uniform":
+            return np.concatenate([[values[0] - min(self.spacing, values[0] / 2)], values])
+        return np.concatenate([values[:1], (values[1:] + values[:-1]) / 2, values[-1:]])
+
+    def _is_log(self) -> bool:
+        return self.distribution in ("log_uniform", "pycls_log_uniform") and len(self.support) > 1
+
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
         """Independent draws from the declared distribution."""
         values = self.support
-        if self.distribution != "log_uniform" or len(values) == 1:
+        if not self._is_log():
             return values[rng.integers(0, len(values), size)]
-        lo, hi = math.log(values[0]), math.log(values[-1])
-        x = np.exp(rng.uniform(lo, hi, size))
-        return values[np.searchsorted((values[1:] + values[:-1]) / 2, x)]
+        edges = self._log_edges()
+        x = np.exp(rng.uniform(math.log(edges[0]), math.log(edges[-1]), size))
+        return values[np.searchsorted(edges[1:-1], x)]
 
     def probabilities(self) -> np.ndarray:
         """Probability of each support value under the declared distribution."""
-        values = self.support.astype(np.float64)
-        if self.distribution != "log_uniform" or len(values) == 1:
-            return np.full(len(values), 1 / len(values))
-        edges = np.log(np.concatenate([values[:1], (values[1:] + values[:-1]) / 2, values[-1:]]))
+        if not self._is_log():
+            return np.full(len(self.support), 1 / len(self.support))
+        edges = np.log(self._log_edges())
         return np.diff(edges) / (edges[-1] - edges[0])
 
 
@@ -108,6 +128,10 @@ class IntDomain(_Domain):
 
     def grid(self) -> np.ndarray:
         return np.arange(self.min, self.max + 1, self.step, dtype=np.int64)
+
+    @property
+    def spacing(self) -> float:
+        return float(self.step)
 
     def describe_empty(self) -> str:
         return f"empty domain: min {self.min} > max {self.max}"
@@ -150,6 +174,10 @@ class FloatDomain(_Domain):
             # quantum = digits·10^-exponent: an exact integer over an exact power of ten, rounded once.
             return (k * digits) / 10.0**exponent
         return k * self.quantum
+
+    @property
+    def spacing(self) -> float:
+        return self.quantum
 
     def describe_empty(self) -> str:
         return f"empty domain: no multiple of {self.quantum:g} between {self.min:g} and {self.max:g}"
@@ -379,8 +407,21 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
         raise SpecError(source, path, f"expected integer values for {name}: an int domain or integer choices")
     if len(domain.support) == 0:
         raise SpecError(source, f"{path}.distribution", "empty domain: no value is a power of two")
-    if domain.distribution == "log_uniform" and grid[0] <= 0:
-        raise SpecError(source, f"{path}.distribution", f"log_uniform needs min > 0, got {grid[0]:g}")
+    if domain.distribution in ("log_uniform", "pycls_log_uniform") and grid[0] <= 0:
+        raise SpecError(
+            source, f"{path}.distribution", f"{domain.distribution} needs min > 0, got {grid[0]:g}"
+        )
+    if domain.distribution == "pycls_log_uniform":
+        if domain.spacing is None:
+            raise SpecError(
+                source, f"{path}.distribution", "pycls_log_uniform rounds up to a step: expected an int or "
+                "float domain, got choices",
+            )  # fmt: skip
+        if isinstance(domain, IntDomain) and domain.min % domain.step:
+            raise SpecError(
+                source, f"{path}.min", "pycls_log_uniform rounds up to multiples of the step: expected a "
+                f"multiple of {domain.step}, got {domain.min}",
+            )  # fmt: skip
     lo, hi = float(grid[0]), float(grid[-1])
     if lo < bounds[0] or hi > bounds[1] or (name == "wm" and lo == bounds[0]):
         raise SpecError(source, path, f"{expected}, got {lo:g}..{hi:g}")

@@ -365,7 +365,7 @@ def _log_uniform_masses(values: np.ndarray) -> np.ndarray:
 
 
 def test_draws_follow_the_declared_distributions():
-    space = load_space("regnetx_constrained")
+    space = load_space("regnetx")
     designs, _ = draw(space, np.random.default_rng(0), 60_000)
     v = designs.values
     depth = space.support("depth")
@@ -373,13 +373,43 @@ def test_draws_follow_the_declared_distributions():
     w0 = space.support("w0")
     assert _chi_square(Counter(v["w0"].tolist()), w0, _log_uniform_masses(w0.astype(float))) > 1e-3
     g = space.support("group_width")
-    assert g.tolist() == [8, 16, 32, 64, 128]
-    assert _chi_square(Counter(v["group_width"].tolist()), g, np.full(5, 0.2)) > 1e-3
-    # wm: log-uniform over 1,001 values; compare deciles of log(wm) with a uniform law.
-    u = (np.log(v["wm"]) - math.log(2)) / (math.log(3) - math.log(2))
+    assert _chi_square(Counter(v["group_width"].tolist()), g, np.full(len(g), 1 / len(g))) > 1e-3
+    # wm: log-uniform over 1,501 values; compare log(wm) with a uniform law.
+    u = (np.log(v["wm"]) - math.log(1.5)) / (math.log(3) - math.log(1.5))
     assert stats.kstest(u, "uniform").pvalue > 1e-3
     # A log-uniform law is not a uniform one: the test can tell them apart.
-    assert stats.kstest((v["wm"] - 2) / 1, "uniform").pvalue < 1e-6
+    assert stats.kstest((v["wm"] - 1.5) / 1.5, "uniform").pvalue < 1e-6
+
+
+def _pycls_log_uniform(rng, low, high, q, n):
+    """The law of pycls's sweep sampler (pycls.sweep.random.log_uniform, newer than pycls 0.1.1, so
+    restated from its definition): x log-uniform in (low - q', high] with q' = min(q, low / 2),
+    rounded up to a multiple of q. Its power2_or_log_uniform(8, 128, 8) is this law too."""
+    x = np.exp(rng.uniform(math.log(low - min(q, low / 2)), math.log(high), n))
+    return np.round(np.ceil(x / q - 1e-9) * q, 3)
+
+
+@pytest.mark.parametrize(("parameter", "low", "high", "q"), [("w0", 8, 256, 8), ("group_width", 8, 128, 8)])
+def test_pycls_log_uniform_draws_as_pycls_does(parameter, low, high, q):
+    domain = load_space("regnetx_constrained").parameters[parameter]
+    ours = domain.draw(np.random.default_rng(0), 100_000)
+    theirs = _pycls_log_uniform(np.random.default_rng(1), low, high, q, 400_000)
+    values = domain.support.tolist()
+    table = [[np.sum(x == v) for v in values] for x in (ours, theirs)]
+    assert sum(table[1]) == len(theirs), "pycls drew a value outside the domain"
+    assert stats.chi2_contingency(table).pvalue > 1e-3
+    # The smallest value gets log 2 / log(high / (low / 2)) of the mass: 1/6 for w0 (was 0.117 when snapped).
+    assert domain.probabilities()[0] == pytest.approx(math.log(2) / math.log(high / (low / 2)))
+    assert _chi_square(Counter(ours.tolist()), domain.support, domain.probabilities()) > 1e-3
+
+
+def test_pycls_log_uniform_of_floats_draws_as_pycls_does():
+    space = load_space("regnetx_constrained")
+    for parameter, low, high, q in (("wa", 8.0, 256.0, 0.1), ("wm", 2.0, 3.0, 0.001)):
+        ours = space.parameters[parameter].draw(np.random.default_rng(0), 50_000)
+        theirs = _pycls_log_uniform(np.random.default_rng(1), low, high, q, 50_000)
+        assert set(theirs.tolist()) <= set(space.support(parameter).tolist())
+        assert stats.ks_2samp(ours, theirs).pvalue > 1e-3
 
 
 def test_non_decreasing_draws_are_uniform_over_ordered_sequences():

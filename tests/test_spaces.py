@@ -62,11 +62,14 @@ def test_builtin_spaces_declare_the_papers_constraints():
     assert constrained.support("bottleneck_ratio").tolist() == [1]
     assert constrained.support("depth").tolist() == list(range(12, 29))
     assert constrained.support("wm")[0] == 2.0
-    # pycls's sampler defaults: quantized steps 8, 0.1 and 0.001; g a power of two in [8, 128].
+    # pycls's sampler defaults: quantized steps 8, 0.1 and 0.001; g a multiple of 8 in [8, 128].
     assert constrained.support("w0").tolist() == list(range(8, 257, 8))
     assert constrained.support("wa")[:3].tolist() == [8.0, 8.1, 8.2]
     assert constrained.support("wm")[:2].tolist() == [2.0, 2.001]
-    assert constrained.support("group_width").tolist() == [8, 16, 32, 64, 128]
+    assert constrained.support("group_width").tolist() == list(range(8, 129, 8))
+    assert {constrained.parameters[p].distribution for p in ("w0", "wa", "wm", "group_width")} == {
+        "pycls_log_uniform"
+    }
 
 
 def test_corpus_is_large_and_complete():
