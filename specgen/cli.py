@@ -151,20 +151,21 @@ _BAND_HELP = "Keep only {} in LO:HI, e.g. 360M:400M (K, M, G suffixes; either en
 @click.option("--unique", is_flag=True, help="Skip networks already drawn (same content hash).")
 def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> None:
     """Draw N networks from a design space (a built-in name or a JSON file), one JSON line each."""
-    from specgen.sampler import sample as draw
+    from specgen.sampler import samples
     from specgen.spaces import load_space
 
     if output is not None:
         _check_output(output)
     design_space = load_space(space)
     bands = {b.name: (b.min, b.max) for b in _bands(flops, params, acts, resolution)}
-    samples = draw(design_space, n, seed=seed, resolution=resolution, unique=unique, **bands)
-    text = "".join(json.dumps(s.to_json()) + "\n" for s in samples)
+    # Each sample becomes its line at once: the lines, not 100,000 spec objects, are held.
+    drawn = samples(design_space, n, seed=seed, resolution=resolution, unique=unique, **bands)
+    text = "".join([json.dumps(s.to_json()) + "\n" for s in drawn])
     if output is None:
         click.echo(text, nl=False)
         return
     _write_output(output, text)
-    click.echo(f"wrote {len(samples)} samples of {design_space.name} to {output}", err=True)
+    click.echo(f"wrote {n} samples of {design_space.name} to {output}", err=True)
 
 
 @main.command()

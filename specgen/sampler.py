@@ -20,6 +20,7 @@ empty or nearly so ends with an error that states the acceptance rate seen.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -315,7 +316,7 @@ def _structures(stages: Stages) -> np.ndarray:
     return rows.view(np.dtype((np.void, rows.shape[1] * 8))).ravel()
 
 
-def sample(
+def samples(
     space: DesignSpace,
     n: int,
     *,
@@ -326,22 +327,24 @@ def sample(
     resolution: int | None = None,
     unique: bool = False,
     max_draws: int | None = None,
-) -> list[Sample]:
-    """n networks from `space` satisfying its constraints and the given bands (absolute units).
+) -> Iterator[Sample]:
+    """n networks from `space` satisfying its constraints and the given bands (absolute units),
+    one at a time, so a caller that writes them out need not hold them all.
 
     Bands and the samples' complexity are at `resolution` (default: the space's). With
     `unique`, a network already drawn (same content hash) is skipped, and the draw ends
-    once long runs of repeats show the space holds no more.
+    once long runs of repeats show the space holds no more. Too few samples raise SpecError
+    after the last one.
     """
     res = space.resolution if resolution is None else resolution
     bands = _bands(space, res, flops, params, acts)
     max_draws = draw_limit(space) if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
     candidates = Candidates(space, bands)
-    out: list[Sample] = []
+    found = 0
     seen: set[bytes] = set()
     drawn = kept = repeats = 0
-    while len(out) < n and drawn < max_draws:
+    while found < n and drawn < max_draws:
         designs, stages, ok = candidates(rng, BATCH)
         rows = np.flatnonzero(ok)
         drawn += BATCH
@@ -367,16 +370,21 @@ def sample(
                     continue
                 seen.add(keys[row])
                 repeats = 0
-            out.append(to_sample(space, designs, stages, cx, row, seed=seed, index=len(out), resolution=res))
-            if len(out) == n:
+            yield to_sample(space, designs, stages, cx, row, seed=seed, index=found, resolution=res)
+            found += 1
+            if found == n:
                 break
-    if len(out) < n:
+    if found < n:
         rate = kept / drawn if drawn else 0.0
         raise SpecError(
             space.name,
             "constraints",
             f"drew {drawn:,} candidates and kept {kept:,} (acceptance rate {rate:.2e}), "
-            f"{len(out):,} {'distinct ' if unique else ''}of the {n:,} asked for (at most {max_draws:,} "
+            f"{found:,} {'distinct ' if unique else ''}of the {n:,} asked for (at most {max_draws:,} "
             "candidates are drawn); widen the band or loosen the constraints",
         )
-    return out
+
+
+def sample(space: DesignSpace, n: int, **options) -> list[Sample]:
+    """`samples` as a list."""
+    return list(samples(space, n, **options))
