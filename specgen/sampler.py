@@ -13,9 +13,14 @@ AnyNet spaces without ordered parameters draw whole buildable stages from a
 table (`StageTables`): the same law as rejecting unbuildable draws, without
 the rejections.
 
+Every sample is also a valid NetworkSpec: NetworkSpec's structural limits are
+a rule (`constraints.within_limits`) and its params and flops limits are bands
+at the samples' resolution.
+
 The batch size is fixed, so a seed gives the same samples whatever n is
-(the first n of a larger draw), and the draws are bounded: a band that is
-empty or nearly so ends with an error that states the acceptance rate seen.
+(the first n of a larger draw), and the draws are bounded by work, whatever n
+is: a band that is empty or nearly so ends with an error that states the
+acceptance rate seen, and `unique` ends after a long run of repeats.
 """
 
 from __future__ import annotations
