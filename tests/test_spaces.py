@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pycls.models.regnet import generate_regnet
 
 from specgen import complexity
 from specgen.cli import main
@@ -110,6 +111,9 @@ def _allowed(space, spec) -> bool:
         if not isinstance(spec, RegNetSpec) or (spec.q, spec.rounding) != (rule.q, rule.rounding):
             return False
         if not all(_in(getattr(spec, p), space.support(p)) for p in space.parameters):
+            return False
+        _, num_stages, max_stage, _ = generate_regnet(spec.wa, spec.w0, spec.wm, spec.depth, spec.q)
+        if space.contiguous_levels and num_stages != max_stage:  # pycls's own test
             return False
         net = spec.resolve()
     else:
@@ -218,8 +222,6 @@ def test_regnet_space_checks_the_stage_count_of_the_rule():
 
 
 def test_regnet_spaces_refuse_a_skipped_level_as_pycls_does():
-    from pycls.models.regnet import generate_regnet
-
     skipped = RegNetSpec(name="r", depth=20, w0=8, wa=31.4, wm=2.704, group_width=8)
     _, num_stages, max_stage, _ = generate_regnet(skipped.wa, skipped.w0, skipped.wm, skipped.depth)
     assert num_stages == 4 and max_stage == 5
@@ -235,8 +237,6 @@ def test_regnet_spaces_refuse_a_skipped_level_as_pycls_does():
 @given(regnet_specs(max_depth=63, max_w0=248, group_widths=(8,), rounding=("pycls",), se_ratios=(0.0,)))
 def test_contiguous_levels_agrees_with_pycls(spec):
     """The constraint holds exactly when pycls's sampler would keep the network: num_stages == max_stage."""
-    from pycls.models.regnet import generate_regnet
-
     _, num_stages, max_stage, _ = generate_regnet(spec.wa, spec.w0, spec.wm, spec.depth)
     space = load_space("regnetx")
     stages = resolve(space, design_of(space, spec, "r"))
