@@ -124,11 +124,11 @@ def expectation(error: dict, tags: dict[str, str] | None = None) -> str:
         bound = ctx.get("min_length", ctx.get("max_length"))
         return f"expected {word} {bound} item{'s' * (bound != 1)}, got {ctx.get('actual_length')}"
     if kind == "union_tag_invalid":  # ctx's tag is the value as text: "5" for 5; the input has it as given
-        tags = ctx["expected_tags"].rsplit(", ", 1)
+        expected = ctx["expected_tags"].rsplit(", ", 1)
         tag = ctx["tag"]
         if isinstance(value, dict):
             tag = value.get(ctx["discriminator"].strip("'"), tag)
-        return f"expected {' or '.join(tags)}, got {shown(tag)}"
+        return f"expected {' or '.join(expected)}, got {shown(tag)}"
     if kind == "union_tag_not_found":
         tag = ctx["discriminator"].strip("'")
         return f"required field is missing: {({**_TAGS, **(tags or {})}).get(tag, tag)}"
