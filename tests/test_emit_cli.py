@@ -128,6 +128,9 @@ def test_weights_over_the_inline_limit_go_to_one_external_data_file(tmp_path, mo
         (tmp_path / "again" / "tiny.onnx").read_bytes(),
         (tmp_path / "again" / "tiny.onnx.data").read_bytes(),
     )
+    monkeypatch.undo()  # the same network, now light enough to be one file: the old data file goes
+    assert run("emit", str(spec), "--out", str(tmp_path / "out"))[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [n for n in names if n != "tiny.onnx.data"]
 
 
 def test_a_target_that_cannot_be_written_leaves_none_of_the_specs_files(tmp_path):

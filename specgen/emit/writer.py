@@ -88,6 +88,7 @@ def emit(
         state = to_pycls_layout(weights, net, weights_source)
     py_text = render_module(net, source)
     files: dict[Path, Payload] = {}  # in the order they are renamed into place
+    stale = None  # an earlier, heavier graph's data file, which the new graph does not use
     if "py" in targets:
         files[targets["py"]] = py_text
     if "onnx" in targets:
@@ -101,6 +102,8 @@ def emit(
         if data:  # before the model that refers to it
             files[data_path] = data
         files[targets["onnx"]] = onnx_bytes(model)
+        if not data and data_path.is_file():
+            stale = data_path
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -109,4 +112,6 @@ def emit(
         write_all_atomic(files)
     except OSError as e:
         raise SpecError(where, ROOT, f"cannot write {e.filename}: {e.strerror}") from None
+    if stale is not None:
+        stale.unlink(missing_ok=True)
     return [*targets.values(), *(path for path in files if path not in targets.values())]
