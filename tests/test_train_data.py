@@ -67,6 +67,41 @@ def test_image_folder_reads_classes_in_sorted_order(tmp_path):
     assert data.test_x[2, 1].unique().tolist() == [255 - 80]  # a flat image keeps its colour
 
 
+def test_an_image_is_cut_to_its_centre_square_before_it_is_resized(tmp_path, monkeypatch):
+    """A 2 KB PNG of 1 x 100,000 pixels must not become a 64 x 6,400,000 intermediate."""
+    root = write_folder(tmp_path / "images")
+    wide = np.zeros((1, 100_000, 3), dtype=np.uint8)
+    wide[0, 49_990:50_010] = 200  # around the centre pixel, which is all that is kept
+    Image.fromarray(wide).save(root / "train" / "cat" / "wide.png")
+    sizes, resize = [], Image.Image.resize
+    monkeypatch.setattr(
+        Image.Image, "resize", lambda im, size, *a, **k: sizes.append(size) or resize(im, size, *a, **k)
+    )
+    data = load_data(f"folder:{root}", 64)
+    assert set(sizes) == {(64, 64)}
+    assert data.train_x[3].unique().tolist() == [200]  # cat's 4th image, sorted after 0-2.png
+
+
+def test_sixteen_bit_grey_images_keep_their_contrast(tmp_path):
+    root = write_folder(tmp_path / "images")
+    levels = np.array([[30_000, 1_000]], dtype=np.uint16).repeat(2, axis=0)
+    Image.fromarray(levels).save(root / "train" / "cat" / "deep.png")  # Pillow's mode I;16
+    data = load_data(f"folder:{root}", 2)
+    assert Image.open(root / "train" / "cat" / "deep.png").mode == "I;16"
+    assert data.train_x[3, :, 0].tolist() == [[117, 3]] * 3  # 30,000 >> 8, 1,000 >> 8; was all 255
+
+
+def test_floating_point_images_are_one_line(tmp_path):
+    root = write_folder(tmp_path / "images")
+    Image.fromarray(np.ones((4, 4), dtype=np.float32)).save(root / "train" / "cat" / "float.tif")
+    with pytest.raises(SpecError) as error:
+        load_data(f"folder:{root}", 8)
+    assert str(error.value) == (
+        f"{root}/train/cat/float.tif: $: cannot read image: "
+        "floating-point pixels; expected 8- or 16-bit images"
+    )
+
+
 def test_synthetic_data_has_the_requested_size(tmp_path):
     data = load_data("synthetic:50", 12)
     assert data.train_x.shape == (50, 3, 12, 12) and len(data.test_y) == 10

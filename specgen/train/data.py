@@ -228,21 +228,37 @@ def _images(folder: Path, classes: list[str]) -> list[tuple[Path, int]]:
 
 
 def _read_image(path: Path, resolution: int) -> np.ndarray:
-    """An image file as uint8 (3, R, R): shorter side resized to R, then the centre crop."""
+    """An image file as uint8 (3, R, R): its centre square, resized to R.
+
+    The square is cut in the file's own pixels before resizing, so a long thin image
+    (a 2 KB PNG can be 1 x 1,000,000) never becomes a huge intermediate.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            rgb = image.convert("RGB")
+            rgb = _eight_bit(image).convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
         raise SpecError(str(path), ROOT, f"cannot read image: {e}") from None
     w, h = rgb.size
-    scale = resolution / min(w, h)
-    size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
-    rgb = rgb.resize(size, Image.Resampling.BILINEAR)
-    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-    rgb = rgb.crop((left, top, left + resolution, top + resolution))
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    box = (left, top, left + side, top + side)
+    rgb = rgb.resize((resolution, resolution), Image.Resampling.BILINEAR, box=box)
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def _eight_bit(image):
+    """16-bit grey (Pillow's modes I;16 and I) as 8-bit grey by its high byte: Pillow's own
+    conversion clips at 255, so nearly every 16-bit pixel would turn white."""
+    from PIL import Image
+
+    if image.mode == "F":
+        raise ValueError("floating-point pixels; expected 8- or 16-bit images")
+    if image.mode.startswith("I"):
+        high = np.asarray(image, dtype=np.int64) >> 8
+        return Image.fromarray(high.clip(0, 255).astype(np.uint8))
+    return image
 
 
 def _read_images(root: Path, paths: list[Path], resolution: int) -> np.ndarray:
