@@ -88,6 +88,31 @@ def test_onnx_cross_check_agrees_on_the_trained_model(trained):
     assert abs(trained.onnx_error - trained.error) <= AGREEMENT
 
 
+def test_a_cross_check_that_disagrees_is_recorded_and_said(tmp_path, monkeypatch):
+    monkeypatch.setattr("specgen.train.crosscheck.onnx_test_error", lambda *args: 0.5)
+    (tmp_path / "tiny.json").write_text(TINY.model_dump_json())
+    args = [
+        "train",
+        str(tmp_path / "tiny.json"),
+        "--data",
+        "synthetic:64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+    ]
+    result = CliRunner().invoke(main, [*args, "--device", "cpu", "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["status"] == "done" and line["onnx_error"] == 0.5 and line["error"] != 0.5
+    message = (
+        f"ONNX cross-check failed: 50.00% error in onnxruntime against {100 * line['error']:.2f}% "
+        "in PyTorch, more than 0.1 points apart"
+    )
+    assert line["message"] == message
+    assert result.stderr.strip().splitlines()[-1] == f"tiny: {message}"
+
+
 def test_training_fits_the_network_to_the_data(trained, digits):
     net = trained.spec
     assert (net.in_channels, net.num_classes, net.resolution) == (1, 10, 16)

@@ -50,6 +50,8 @@ def train_file(
         net, schedule, seed, onnx_check=onnx_check, on_step=lambda: bar.update(1), on_epoch=report
     )
     bar.close()
+    if result.message:  # a diverged run or a failed cross-check, said where a person looks
+        print(f"{net.name}: {result.message}", file=sys.stderr)
     return {
         "spec": spec_path,
         "data": dataset.name,

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 import specgen
 from specgen.errors import ROOT, SpecError, first_error
+from specgen.fmt import percent
 from specgen.spec import NetworkSpec
 from specgen.train.augment import crop_flip
 from specgen.train.data import Dataset
@@ -206,11 +207,16 @@ class Trainer:
             result.error = result.epochs[-1].test_error
             result.best_error = min(e.test_error for e in result.epochs)
             if onnx_check:
-                from specgen.train.crosscheck import onnx_test_error
+                from specgen.train.crosscheck import AGREEMENT, onnx_test_error
 
                 result.onnx_error = onnx_test_error(
                     net, model.state_dict(), self.test_inputs(), self.data.test_y
                 )
+                if result.onnx_error is not None and abs(result.onnx_error - result.error) > AGREEMENT:
+                    result.message = (
+                        f"ONNX cross-check failed: {percent(result.onnx_error)} error in onnxruntime against "
+                        f"{percent(result.error)} in PyTorch, more than {100 * AGREEMENT:g} points apart"
+                    )
         result.seconds = time.perf_counter() - start
         return result
 
