@@ -53,7 +53,9 @@ def test_a_local_sweep_trains_every_sample_once(local_store):
         assert 0 <= r["error"] <= 1 and r["best_error"] == r["error"]
         assert abs(r["onnx_error"] - r["error"]) <= 0.001
         assert (
-            r["device"] == "cpu" and r["precision"] == "fp32" and r["versions"]["torch"] == torch.__version__
+            r["device"] == "cpu (1 thread)"
+            and r["precision"] == "fp32"
+            and r["versions"]["torch"] == torch.__version__
         )
     again = sweep(*SWEEP, "--store", str(local_store))  # a rerun of a finished sweep trains nothing
     assert again["counts"] == {"done": N}
@@ -79,13 +81,13 @@ def test_status_summarizes_the_store(local_store):
     result = CliRunner().invoke(main, ["sweep", "status", str(local_store)])
     assert result.exit_code == 0
     assert "anynetx_e n=4 seed=3 data=digits at 16 px, 1 epochs, precision auto" in result.stdout
-    assert f"trained on cpu fp32 ({N})" in result.stdout
+    assert f"trained on cpu (1 thread) in fp32: {N} runs" in result.stdout
     done = [line.split() for line in result.stdout.splitlines() if line.startswith("done")]
     assert done == [["done", str(N)]]
     info = json.loads(CliRunner().invoke(main, ["sweep", "status", str(local_store), "--json"]).stdout)
     errors = sorted(r["error"] for r in read_results(local_store))
     assert info["counts"]["done"] == N and info["error"]["min"] == errors[0]
-    assert info["trained_on"] == {"cpu fp32": N}
+    assert info["trained_on"] == {"cpu (1 thread) in fp32": N}
     assert [r["error"] for r in info["best"]] == errors
 
 

@@ -38,7 +38,7 @@ def summary(path: str | Path) -> dict:
             "max": errors[-1] if errors else None,
         },
         "train_seconds": round(sum(r["train_seconds"] or 0 for r in runs), 1),
-        "trained_on": dict(sorted(Counter(f"{r['device']} {r['precision']}" for r in trained).items())),
+        "trained_on": dict(sorted(Counter(f"{r['device']} in {r['precision']}" for r in trained).items())),
         "best": best[:BEST_SHOWN],
     }
 
@@ -59,7 +59,8 @@ def render(info: dict) -> str:
             "",
             f"top-1 error: min {percent(e['min'])}, median {percent(e['median'])}, max {percent(e['max'])}; "
             f"{info['train_seconds']:.0f} s of training",
-            "trained on " + ", ".join(f"{where} ({n})" for where, n in info["trained_on"].items()),
+            "trained on "
+            + ", ".join(f"{where}: {n} run{'s' * (n != 1)}" for where, n in info["trained_on"].items()),
         ]
     if info["best"]:
         rows = [

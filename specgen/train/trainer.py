@@ -187,7 +187,7 @@ class Trainer:
             weight_decay=schedule.weight_decay,
         )
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        result = RunResult("done", net, str(self.device), self.precision)
+        result = RunResult("done", net, self.hardware(), self.precision)
         for epoch in range(schedule.epochs):
             loss = self._epoch(model, optimizer, gen, schedule, epoch * steps, steps, on_step)
             if loss is None:
@@ -219,6 +219,14 @@ class Trainer:
                     )
         result.seconds = time.perf_counter() - start
         return result
+
+    def hardware(self) -> str:
+        """The device as a run records it: the GPU's model, or the CPU threads, since a CPU run
+        repeats bit for bit only at the same thread count."""
+        if self.device.type == "cuda":
+            return f"{self.device} ({torch.cuda.get_device_name(self.device)})"
+        threads = torch.get_num_threads()
+        return f"cpu ({threads} thread{'s' * (threads != 1)})"
 
     def steps_per_epoch(self, schedule: Schedule) -> int:
         """Full batches in one pass over the training images; the last partial one is dropped, as in pycls."""
