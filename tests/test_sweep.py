@@ -155,6 +155,47 @@ def test_a_pool_worker_that_dies_is_one_line_and_the_sweep_resumes(tmp_path):
     )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_pool_workers_end_with_a_driver_killed_by_sigkill(tmp_path):
+    driver = (
+        "import multiprocessing, sys, time\n"
+        "from specgen.sweep.executors import ProcessPool\n"
+        "from specgen.sweep.worker import Job\n"
+        "from specgen.train.schedule import Schedule\n"
+        "schedule = Schedule(epochs=10_000, batch_size=16)\n"
+        "job = Job('synthetic:64', 16, schedule, device='cpu', cache_dir=sys.argv[1])\n"
+        "pool = ProcessPool(job, 2)\n"
+        "spec = {'kind': 'anynet', 'name': 't', 'stages': [{'depth': 1, 'width': 8, 'group_width': 8}]}\n"
+        "pool.submit('a', spec)\n"
+        "pool.submit('b', spec)\n"
+        "print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", driver, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        workers = [int(pid) for pid in process.stdout.readline().split()]
+        assert len(workers) == 2 and all(map(_alive, workers))
+        time.sleep(1)  # killed even before the workers have imported torch
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 60
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(map(_alive, workers))
+    finally:
+        process.kill()
+
+
 def test_a_ray_task_whose_worker_dies_is_a_failed_run(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     from specgen.sweep import ray_executor

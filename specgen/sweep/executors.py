@@ -9,6 +9,8 @@ Every executor has `slots` (how many runs it takes at once), `submit`,
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -38,12 +40,21 @@ class InProcess:
 _DEVICE: list[str] = []
 
 
-def _start_worker(devices, threads: int) -> None:
-    """Pool initializer: take a device, and a fair share of the CPU threads."""
+def _start_worker(devices, threads: int, driver: int) -> None:
+    """Pool initializer: take a device and a fair share of the CPU threads, and end with the driver."""
+    threading.Thread(target=_exit_after, args=(driver,), daemon=True).start()
     import torch
 
     torch.set_num_threads(threads)
     _DEVICE.append(devices.get())
+
+
+def _exit_after(driver: int) -> None:
+    """A driver killed with SIGKILL cannot stop its pool, whose workers would train on, holding their
+    memory (and GPU) beside the resumed sweep's own; each worker watches its parent instead."""
+    while os.getppid() == driver:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _pool_task(job: Job, spec: dict) -> dict:
@@ -67,7 +78,9 @@ class ProcessPool:
             devices.put(f"cuda:{i % gpus}" if gpus else job.device)
         threads = max(1, (os.cpu_count() or 1) // workers)
         self.job, self.slots = job, workers
-        self.pool = ProcessPoolExecutor(workers, ctx, initializer=_start_worker, initargs=(devices, threads))
+        self.pool = ProcessPoolExecutor(
+            workers, ctx, initializer=_start_worker, initargs=(devices, threads, os.getpid())
+        )
         self.running: dict[Future, str] = {}
 
     def submit(self, run_id: str, spec: dict) -> None:
