@@ -121,6 +121,16 @@ def _code_in_pickle(root):
     return f"cifar10:{root}", "test_batch: $: expected a CIFAR-10 python batch"
 
 
+def _nested_labels(root):
+    write_cifar(root)
+    with (root / "test_batch").open("rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    batch[b"labels"] = np.zeros((len(batch[b"data"]), 1), dtype=np.int64)  # a column, not a list
+    with (root / "test_batch").open("wb") as f:
+        pickle.dump(batch, f, protocol=2)
+    return f"cifar10:{root}", "test_batch: labels: expected a list of integers from 0 to 9"
+
+
 def _missing_batch(root):
     write_cifar(root)
     (root / "data_batch_5").unlink()
@@ -157,6 +167,7 @@ CASES = {
     "malformed batch": _bad_cifar_pickle,
     "code in a pickle": _code_in_pickle,
     "missing batch": _missing_batch,
+    "labels in a column": _nested_labels,
     "not an image": _not_an_image,
     "empty val": _no_val,
     "unknown val class": _unknown_val_class,
@@ -194,3 +205,26 @@ def test_images_that_do_not_fit_in_memory_are_one_line(tmp_path, monkeypatch):
     with pytest.raises(SpecError) as error:
         load_data(f"folder:{root}", 2048)
     assert str(error.value) == f"{root}: $: 12 images at 2048 px need 0.1 GiB of memory"
+
+
+def test_float_work_on_images_goes_a_chunk_at_a_time_with_the_same_result(monkeypatch):
+    whole = load_data("digits", 12)
+    x = whole.train_x.double()
+    mean, std = whole.mean_std()
+    assert torch.allclose(mean, x.mean(dim=(0, 2, 3)).float()) and torch.allclose(
+        std, x.std(dim=(0, 2, 3)).float()
+    )
+    monkeypatch.setattr("specgen.train.data.CHUNK_BYTES", 8 * 12 * 12 * 5)  # five images a chunk
+    chunked = load_data("digits", 12)
+    assert torch.equal(chunked.train_x, whole.train_x) and torch.equal(chunked.test_x, whole.test_x)
+    assert all(torch.allclose(a, b, rtol=1e-6) for a, b in zip(chunked.mean_std(), (mean, std), strict=True))
+
+
+def test_images_too_many_for_memory_at_that_resolution_are_one_line(monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr("specgen.train.data.torch.empty", no_memory)
+    with pytest.raises(SpecError) as error:
+        load_data("digits", 2048)
+    assert str(error.value) == "--data: $: 1,797 images at 2048 px need 7.0 GiB of memory"

@@ -26,6 +26,7 @@ OPTION = "--data"
 SOURCES = "digits, synthetic:N, cifar10:PATH or folder:PATH"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 MAX_SYNTHETIC = 1_000_000
+CHUNK_BYTES = 1 << 28  # float work on images goes a chunk of about this size at a time
 DIGITS_TEST = 360  # of 1,797 images: a fixed 20% test split
 SYNTHETIC_CLASSES = 10
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -54,11 +55,20 @@ class Dataset:
         return self.train_x.shape[2]
 
     def mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel mean and standard deviation of the training images, in pixel units."""
-        x = self.train_x.double()
-        mean = x.mean(dim=(0, 2, 3))
-        std = x.std(dim=(0, 2, 3)).clamp_min(1.0)
-        return mean.float(), std.float()
+        """Per-channel mean and standard deviation of the training images, in pixel units.
+
+        Summed a chunk at a time: a float64 copy of the whole set would take 8 times its memory.
+        """
+        total = torch.zeros(self.channels, dtype=torch.float64)
+        squares = torch.zeros(self.channels, dtype=torch.float64)
+        for chunk in _chunks(self.train_x):
+            x = chunk.double()
+            total += x.sum(dim=(0, 2, 3))
+            squares += x.square().sum(dim=(0, 2, 3))
+        count = self.train_x.numel() // self.channels
+        mean = total / count
+        variance = (squares - count * mean.square()) / max(1, count - 1)
+        return mean.float(), variance.clamp_min(0).sqrt().clamp_min(1.0).float()
 
 
 def load_data(source: str, resolution: int) -> Dataset:
@@ -102,16 +112,38 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _chunks(images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Batches of images whose float64 copies take about CHUNK_BYTES."""
+    return images.split(max(1, CHUNK_BYTES // (8 * images[0].numel())))
+
+
 def _resize(images: np.ndarray, resolution: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, R, R), bilinear, deterministic on CPU."""
     x = torch.from_numpy(np.ascontiguousarray(images))
+    n, c = x.shape[:2]
+    try:
+        out = torch.empty((n, c, resolution, resolution), dtype=torch.uint8)
+    except RuntimeError:  # torch's allocator says so with a RuntimeError, not a MemoryError
+        need = n * c * resolution**2 / 2**30
+        raise SpecError(
+            OPTION, ROOT, f"{n:,} images at {resolution} px need {need:,.1f} GiB of memory"
+        ) from None
     if x.shape[2] == x.shape[3] == resolution:
-        return x.clone()
-    out = []
-    for chunk in x.split(1024):
-        y = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear", align_corners=False)
-        out.append(y.round().clamp(0, 255).to(torch.uint8))
-    return torch.cat(out)
+        return out.copy_(x)
+    at = 0
+    for chunk in _chunks(out):  # sized by the output, the larger side when upsampling
+        chunk.copy_(
+            F.interpolate(
+                x[at : at + len(chunk)].float(),
+                size=(resolution, resolution),
+                mode="bilinear",
+                align_corners=False,
+            )
+            .round()
+            .clamp(0, 255)
+        )
+        at += len(chunk)
+    return out
 
 
 def _split(name, x, y, test, num_classes, flip) -> Dataset:
@@ -189,8 +221,12 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     ):
         raise SpecError(str(path), ROOT, f"expected {expected}")
     labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu" or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
-        raise SpecError(str(path), "labels", "expected integers from 0 to 9")
+    if (
+        labels.ndim != 1
+        or labels.dtype.kind not in "iu"
+        or (len(labels) and (labels.min() < 0 or labels.max() > 9))
+    ):
+        raise SpecError(str(path), "labels", "expected a list of integers from 0 to 9")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
