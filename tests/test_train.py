@@ -202,9 +202,13 @@ def test_a_batch_larger_than_the_data_is_one_line_without_a_progress_bar(tmp_pat
     [
         (("--precision", "fp16"), "--precision: $: expected auto, bf16 or fp32, got 'fp16'"),
         (("--device", "tpu"), "--device: $: expected auto, cpu or cuda[:N], got 'tpu'"),
+        (
+            ("--data", "cifar10:nowhere"),
+            "nowhere: $: expected the CIFAR-10 python folder (data_batch_1..5, test_batch)",
+        ),
     ],
 )
-def test_a_bad_precision_or_device_is_one_line_before_any_data_is_read(
+def test_a_bad_option_or_data_path_is_one_line_before_anything_is_made_or_read(
     option, expected, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from specgen.specfile import load_spec
-from specgen.train.data import load_data
+from specgen.train.data import check_source, load_data
 from specgen.train.modules import DEFAULT_CACHE, cache_folder
 from specgen.train.schedule import Schedule
 from specgen.train.trainer import EpochResult, Trainer, resolve_device, resolve_precision
@@ -31,6 +31,7 @@ def train_file(
     net = load_spec(spec_path).resolve()
     target = resolve_device(device)  # bad options are refused before anything is made or loaded
     precision = resolve_precision(precision, target)
+    check_source(data)
     cache_folder(cache_dir)
     dataset = load_data(data, resolution or net.resolution)
     trainer = Trainer(dataset, target, cache_dir, precision)
