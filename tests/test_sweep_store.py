@@ -180,3 +180,38 @@ def test_a_foreign_database_is_refused_and_left_untouched(tmp_path):
         assert str(err.value) == f"{path}: $: expected a specgen sweep store (SQLite)"
     assert path.read_bytes() == before
     assert not (tmp_path / "app.db-wal").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("DROP TABLE runs", "$: expected a specgen sweep store (SQLite): no such table: runs"),
+        (
+            "UPDATE meta SET value = '{x' WHERE key = 'sweep'",
+            "settings: expected JSON text: Expecting property name enclosed in double quotes at column 2, "
+            'got "{x"',
+        ),
+        (
+            "UPDATE meta SET value = '[1]' WHERE key = 'sweep'",
+            "settings: expected a JSON object, got an array",
+        ),
+        ("UPDATE runs SET error = 'abc'", f'{0:064x}: error: expected a number, got "abc"'),
+    ],
+)
+def test_a_damaged_store_is_one_line(store, damage, expected):
+    """A store edited by hand or damaged: every reader and the driver say where, never a traceback."""
+    store.bind({"space": "anynetx_e"})
+    store.add([sample_line(0)])
+    store.claim(f"{0:064x}")
+    store.finish(f"{0:064x}", result("done", 0.25, 1))
+    store.db.executescript(f"PRAGMA foreign_keys=OFF; {damage};")
+    store.close()
+    out = CliRunner().invoke(main, ["sweep", "status", str(store.path)])
+    assert (out.exit_code, out.stderr) == (2, f"{store.path}: {expected}\n")
+    writer = Store.create(store.path)  # what `specgen sweep run` reads before it trains
+    try:
+        with pytest.raises(SpecError) as err:
+            writer.settings(), writer.counts(), writer.todo(), writer.results()
+    finally:
+        writer.close()
+    assert str(err.value) == f"{store.path}: {expected}"

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from specgen.errors import ROOT, SpecError, named, shown
+from specgen.errors import ROOT, SpecError, json_type, named, shown
 
 FORMAT = "specgen-sweep/2"
 FINISHED = ("done", "diverged", "failed")
@@ -35,6 +35,22 @@ EXTRA_FIELDS = (
     "message",
     "versions",
 )
+NUMBER_FIELDS = (
+    "seed",
+    "index",
+    "resolution",
+    "flops",
+    "params",
+    "acts",
+    "error",
+    "best_error",
+    "epochs",
+    "onnx_error",
+    "attempts",
+    "train_seconds",
+    "finished_at",
+)
+"""Columns read as numbers: SQLite keeps text put in a numeric column as text."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -183,9 +199,21 @@ class Store:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
+    def _rows(self, sql: str, *params: object) -> list[tuple]:
+        """A read's rows; a store missing a table or column (damaged, or edited by hand) is one line."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise SpecError(str(self.path), ROOT, f"expected a specgen sweep store (SQLite): {e}") from None
+
     def settings(self) -> dict | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._rows("SELECT value FROM meta WHERE key = 'sweep'")
+        if not rows:
+            return None
+        held = _parse_json(rows[0][0], str(self.path), "settings")
+        if not isinstance(held, dict):
+            raise SpecError(str(self.path), "settings", f"expected a JSON object, got {json_type(held)}")
+        return held
 
     def bind(self, settings: dict) -> None:
         """Record the sweep's settings, or check that they are the ones this store was made with."""
@@ -234,10 +262,10 @@ class Store:
 
     def todo(self) -> list[tuple[str, dict]]:
         """(id, spec JSON) of every run not finished, in sample order; `running` ones were cut off."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, spec FROM runs WHERE status IN ('pending', 'running') ORDER BY \"index\", id"
-        ).fetchall()
-        return [(run_id, json.loads(spec)) for run_id, spec in rows]
+        )
+        return [(run_id, self._json_column({"id": run_id, "spec": spec}, "spec")) for run_id, spec in rows]
 
     def claim(self, run_id: str) -> None:
         with self.transaction():
@@ -282,34 +310,41 @@ class Store:
             )
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
-        return dict(rows)
+        return dict(self._rows("SELECT status, COUNT(*) FROM runs GROUP BY status"))
 
     def results(self) -> list[dict]:
         """Finished runs as dicts: the sample's fields, then the result's, then the bookkeeping."""
         columns = [f'"{c}"' for c in SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS]
-        rows = self.db.execute(
+        rows = self._rows(
             f'SELECT {", ".join(columns)} FROM runs WHERE status IN {FINISHED} ORDER BY "index", id'
-        ).fetchall()
+        )
         out = []
         for row in rows:
             item = dict(zip(SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS, row, strict=True))
             for key in ("design", "spec", "versions"):
                 item[key] = self._json_column(item, key)
+            for key in NUMBER_FIELDS:
+                if not isinstance(item[key], int | float | None):
+                    raise SpecError(self._run(item), key, f"expected a number, got {shown(item[key])}")
             out.append(item)
         return out
 
     def _json_column(self, item: dict, key: str) -> object:
-        """A column of JSON text, parsed: a store damaged or edited by hand is one line, not a traceback."""
-        text = item[key]
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError, RecursionError) as e:
-            where = f"{self.path}: {named(item['id'])}"
-            detail = f": {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
-            raise SpecError(where, key, f"expected JSON text{detail}, got {shown(text)}") from None
+        """A run's column of JSON text, parsed; NULL stays None."""
+        return None if item[key] is None else _parse_json(item[key], self._run(item), key)
+
+    def _run(self, item: dict) -> str:
+        """A run of this store as the source of an error: `sweep.db: <id>`."""
+        return f"{self.path}: {named(item['id'])}"
+
+
+def _parse_json(text: object, source: str, path: str) -> object:
+    """JSON text from the store, parsed: a store damaged or edited by hand is one line, not a traceback."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as e:
+        detail = f": {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise SpecError(source, path, f"expected JSON text{detail}, got {shown(text)}") from None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
