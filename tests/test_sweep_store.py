@@ -206,8 +206,8 @@ def test_a_damaged_store_is_one_line(store, damage, expected):
     store.finish(f"{0:064x}", result("done", 0.25, 1))
     store.db.executescript(f"PRAGMA foreign_keys=OFF; {damage};")
     store.close()
-    out = CliRunner().invoke(main, ["sweep", "status", str(store.path)])
-    assert (out.exit_code, out.stderr) == (2, f"{store.path}: {expected}\n")
+    cli = CliRunner().invoke(main, ["sweep", "status", str(store.path)])
+    assert (cli.exit_code, cli.stderr) == (2, f"{store.path}: {expected}\n")
     writer = Store.create(store.path)  # what `specgen sweep run` reads before it trains
     try:
         with pytest.raises(SpecError) as err:
@@ -215,3 +215,20 @@ def test_a_damaged_store_is_one_line(store, damage, expected):
     finally:
         writer.close()
     assert str(err.value) == f"{store.path}: {expected}"
+
+
+def test_an_export_that_cannot_be_written_is_one_line(store, tmp_path):
+    out = tmp_path / ("r" * 300 + ".jsonl")  # the folder exists; the file system refuses the name
+    cli = CliRunner().invoke(main, ["sweep", "export", str(store.path), "-o", str(out)])
+    assert (cli.exit_code, cli.stderr) == (2, f"{out}: $: cannot write: File name too long\n")
+    assert {p.name for p in tmp_path.iterdir()} <= {"sweep.db", "sweep.db-wal", "sweep.db-shm"}
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, where no one may make files")
+def test_a_store_that_cannot_be_made_is_one_line():
+    path = Path("/proc/specgen-sweep.db")
+    with pytest.raises(OSError) as refusal:
+        path.touch()
+    with pytest.raises(SpecError) as err:
+        Store.create(path)
+    assert str(err.value) == f"{path}: $: cannot make the store: {refusal.value.strerror}"

@@ -101,5 +101,8 @@ def export(path: str | Path, out: str | Path) -> int:
         for r in runs:
             writer.writerow([json.dumps(r[f]) if isinstance(r[f], dict | list) else r[f] for f in fields])
         text = buffer.getvalue()
-    write_atomic(out, text)
+    try:
+        write_atomic(out, text)
+    except OSError as e:
+        raise SpecError(str(out), ROOT, f"cannot write: {e.strerror}") from None
     return len(runs)

@@ -108,6 +108,11 @@ class Store:
         if not path.parent.is_dir():
             raise SpecError(str(path), ROOT, "the folder for the store does not exist")
         new = not path.exists() or path.stat().st_size == 0
+        if not path.exists():
+            try:  # SQLite's own refusal would not say why ("unable to open database file")
+                path.touch()
+            except OSError as e:
+                raise SpecError(str(path), ROOT, f"cannot make the store: {e.strerror}") from None
         store = cls(path, _connect(path))
         try:
             if new:  # schema and format mark in one transaction: a kill leaves all or nothing
