@@ -81,31 +81,33 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
         total = sum(store.counts().values())
         executor = make_executor()
         done = total - len(todo)
-        bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=sys.stderr, disable=not progress)
-        queue = iter(todo)
+        # The bar is closed (its line ended) before an error propagates: the error is then a line of its own.
+        with tqdm(
+            total=total, initial=done, desc="sweep", unit="run", file=sys.stderr, disable=not progress
+        ) as bar:
+            queue = iter(todo)
 
-        def start_next() -> bool:
-            item = next(queue, None)
-            if item is not None:
-                store.claim(item[0])
-                executor.submit(*item)
-            return item is not None
+            def start_next() -> bool:
+                item = next(queue, None)
+                if item is not None:
+                    store.claim(item[0])
+                    executor.submit(*item)
+                return item is not None
 
-        in_flight = 0
-        while in_flight < executor.slots and start_next():
-            in_flight += 1
-        while in_flight:
-            for run_id, result in executor.wait():
-                in_flight -= 1
-                if result["status"] == "invalid":
-                    raise SpecError(*result["spec_error"])
-                store.finish(run_id, result)
-                bar.update(1)
-                if result.get("error") is not None:
-                    bar.set_postfix(last=f"{100 * result['error']:.1f}%")
+            in_flight = 0
             while in_flight < executor.slots and start_next():
                 in_flight += 1
-        bar.close()
+            while in_flight:
+                for run_id, result in executor.wait():
+                    in_flight -= 1
+                    if result["status"] == "invalid":
+                        raise SpecError(*result["spec_error"])
+                    store.finish(run_id, result)
+                    bar.update(1)
+                    if result.get("error") is not None:
+                        bar.set_postfix(last=f"{100 * result['error']:.1f}%")
+                while in_flight < executor.slots and start_next():
+                    in_flight += 1
         return store.counts()
     except SpecError:
         # Bad input only the executor or its workers could see (no GPU for Ray, unreadable images,
