@@ -232,3 +232,15 @@ def test_a_store_that_cannot_be_made_is_one_line():
     with pytest.raises(SpecError) as err:
         Store.create(path)
     assert str(err.value) == f"{path}: $: cannot make the store: {refusal.value.strerror}"
+
+
+def test_a_batch_of_one_is_refused_before_the_store_is_made(tmp_path):
+    """BatchNorm cannot train on a batch of one at 1x1; refused as a usage error, before the data is read."""
+    args = ["sweep", "run", "anynetx_e", "--n", "2", "--data", "cifar10:nowhere", "--batch-size", "1"]
+    cli = CliRunner().invoke(main, [*args, "--store", str(tmp_path / "s.db")], prog_name="specgen")
+    expected = (
+        "specgen sweep run: Invalid value for '--batch-size': 1 is not in the range 2<=x<=65536."
+        " (see 'specgen sweep run --help')\n"
+    )
+    assert (cli.exit_code, cli.stderr) == (2, expected)
+    assert not list(tmp_path.iterdir())
