@@ -409,6 +409,10 @@ def sweep_run(
     from specgen.train.precision import check_precision
     from specgen.train.schedule import Schedule
 
+    if executor == "local":  # Ray's workers take cuda or cpu by --gpus-per-run instead
+        from specgen.train.trainer import resolve_device
+
+        resolve_device(device)  # before the store is made or the progress bar shows
     schedule = Schedule(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
     job = Job(
         data,
