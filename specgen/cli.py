@@ -44,6 +44,13 @@ def _usage_error(e: click.UsageError) -> NoReturn:
     sys.exit(2)
 
 
+BATCH_SIZE_OPTION = click.option(
+    "--batch-size",
+    type=click.IntRange(2, 1 << 16),
+    default=128,
+    show_default=True,
+    help="At least 2: BatchNorm cannot train on one value per channel.",
+)
 PRECISION_OPTION = click.option(
     "--precision",
     default="auto",
@@ -257,13 +264,7 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, help="digits, synthetic:N, cifar10:PATH or folder:PATH.")
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=10, show_default=True)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(2, 1 << 16),
-    default=128,
-    show_default=True,
-    help="At least 2: BatchNorm cannot train on one value per channel.",
-)
+@BATCH_SIZE_OPTION
 @click.option(
     "--lr",
     type=click.FloatRange(0, 100, min_open=True),
@@ -368,13 +369,7 @@ def sweep() -> None:
     help="Ray: GPUs per training; fractions share a GPU.",
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(2, 1 << 16),
-    default=128,
-    show_default=True,
-    help="At least 2: BatchNorm cannot train on one value per channel.",
-)
+@BATCH_SIZE_OPTION
 @click.option("--lr", type=click.FloatRange(0, 100, min_open=True), default=0.05, show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="Local executor: auto, cpu or cuda[:N].")
