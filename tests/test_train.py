@@ -17,7 +17,7 @@ from specgen.cli import main
 from specgen.spec import NetworkSpec, Stage
 from specgen.testing import network_specs
 from specgen.train.augment import crop_flip, padding
-from specgen.train.crosscheck import AGREEMENT
+from specgen.train.crosscheck import AGREEMENT, agrees
 from specgen.train.data import load_data
 from specgen.train.schedule import Schedule
 from specgen.train.trainer import Trainer, fit_to_data
@@ -86,6 +86,11 @@ def test_the_bf16_path_learns_digits_on_cpu_too_and_onnx_agrees(digits, tmp_path
 def test_onnx_cross_check_agrees_on_the_trained_model(trained):
     assert trained.onnx_error is not None
     assert abs(trained.onnx_error - trained.error) <= AGREEMENT
+
+
+def test_errors_exactly_a_tenth_of_a_point_apart_agree():
+    assert agrees(10 / 1000, 9 / 1000) and agrees(0.25, 0.25)
+    assert not agrees(11 / 1000, 9 / 1000) and not agrees(1 / 360, 0.0)  # one image of digits' 360
 
 
 def test_a_cross_check_that_disagrees_is_recorded_and_said(tmp_path, monkeypatch):

@@ -19,6 +19,11 @@ EVAL_BATCH = 500
 AGREEMENT = 0.001  # 0.1 percentage points of top-1 error
 
 
+def agrees(onnx_error: float, error: float) -> bool:
+    """Within AGREEMENT, counting exactly 0.1 points as in (in floats 10/1000 - 9/1000 > 0.001)."""
+    return abs(onnx_error - error) <= AGREEMENT + 1e-12
+
+
 def onnx_test_error(
     net: NetworkSpec, state_dict: Mapping[str, torch.Tensor], inputs: torch.Tensor, labels: torch.Tensor
 ) -> float | None:

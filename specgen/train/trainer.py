@@ -207,13 +207,12 @@ class Trainer:
             result.error = result.epochs[-1].test_error
             result.best_error = min(e.test_error for e in result.epochs)
             if onnx_check:
-                from specgen.train.crosscheck import AGREEMENT, onnx_test_error
+                from specgen.train.crosscheck import AGREEMENT, agrees, onnx_test_error
 
                 result.onnx_error = onnx_test_error(
                     net, model.state_dict(), self.test_inputs(), self.data.test_y
                 )
-                gap = None if result.onnx_error is None else abs(result.onnx_error - result.error)
-                if gap is not None and gap > AGREEMENT + 1e-12:  # 10/1000 - 9/1000 is a hair over 0.001
+                if result.onnx_error is not None and not agrees(result.onnx_error, result.error):
                     result.message = (
                         f"ONNX cross-check failed: {percent(result.onnx_error)} error in onnxruntime against "
                         f"{percent(result.error)} in PyTorch, more than {100 * AGREEMENT:g} points apart"
