@@ -251,16 +251,16 @@ def test_fitting_to_the_data_changes_only_channels_classes_and_resolution(net):
 
 def test_the_onnx_cross_check_reads_heavy_weights_from_external_data(trained, trainer, monkeypatch):
     """Past protobuf's 2 GiB the graph's weights lie in a .data file beside it; here the limit is low."""
-    import specgen.atomic
+    import specgen.emit.writer
     from specgen.train.crosscheck import onnx_test_error
 
     model = trainer.build(trained.spec, seed=0)
     inline = onnx_test_error(trained.spec, model.state_dict(), trainer.test_inputs(), trainer.data.test_y)
-    written, write = [], specgen.atomic.write_all_atomic
+    written, write = [], specgen.emit.writer.write_all_atomic
     monkeypatch.setattr(
-        specgen.atomic, "write_all_atomic", lambda files: written.extend(files) or write(files)
+        specgen.emit.writer, "write_all_atomic", lambda files: written.extend(files) or write(files)
     )
     monkeypatch.setattr("specgen.emit.onnx.INLINE_WEIGHTS_LIMIT", 1024)
     external = onnx_test_error(trained.spec, model.state_dict(), trainer.test_inputs(), trainer.data.test_y)
-    assert [p.name for p in written] == ["network.onnx.data", "network.onnx"]
+    assert [p.name for p in written] == [f"{trained.spec.name}.onnx.data", f"{trained.spec.name}.onnx"]
     assert external == inline

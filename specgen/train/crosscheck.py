@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,18 +31,14 @@ def onnx_test_error(
         import onnxruntime
     except ImportError:
         return None
-    from specgen.atomic import write_all_atomic
-    from specgen.emit.onnx import MIN_OPSET, onnx_bytes, onnx_files
+    from specgen.emit.writer import emit
 
     weights = {k: v.detach().float().cpu().contiguous() for k, v in state_dict.items()}
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     with tempfile.TemporaryDirectory(prefix="specgen-onnx-") as folder:
-        # the files `specgen emit` writes: a heavy network's weights lie beside the graph
-        model, data = onnx_files(net, weights, MIN_OPSET, "network.onnx.data", source="trained weights")
-        path = Path(folder) / "network.onnx"
-        write_all_atomic({path.with_name("network.onnx.data"): data} if data else {})
-        write_all_atomic({path: onnx_bytes(model)})
+        # what `specgen emit` writes: a heavy network's weights lie in a data file beside the graph
+        path = emit(net, folder, ["onnx"], weights=weights, weights_source="trained weights")[0]
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         x, y = inputs.numpy().astype(np.float32), labels.numpy()
         wrong = 0
