@@ -117,17 +117,22 @@ def _chunks(images: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return images.split(max(1, CHUNK_BYTES // (8 * images[0].numel())))
 
 
+def _image_array(source: str, n: int, channels: int, resolution: int) -> np.ndarray:
+    """Room for n uint8 images (N, C, R, R), or one line saying how much memory they would need."""
+    try:
+        return np.empty((n, channels, resolution, resolution), dtype=np.uint8)
+    except MemoryError:
+        need = n * channels * resolution**2 / 2**30
+        raise SpecError(
+            source, ROOT, f"{n:,} images at {resolution} px need {need:,.1f} GiB of memory"
+        ) from None
+
+
 def _resize(images: np.ndarray, resolution: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, R, R), bilinear, deterministic on CPU."""
     x = torch.from_numpy(np.ascontiguousarray(images))
     n, c = x.shape[:2]
-    try:
-        out = torch.empty((n, c, resolution, resolution), dtype=torch.uint8)
-    except RuntimeError:  # torch's allocator says so with a RuntimeError, not a MemoryError
-        need = n * c * resolution**2 / 2**30
-        raise SpecError(
-            OPTION, ROOT, f"{n:,} images at {resolution} px need {need:,.1f} GiB of memory"
-        ) from None
+    out = torch.from_numpy(_image_array(OPTION, n, c, resolution))
     if x.shape[2] == x.shape[3] == resolution:
         return out.copy_(x)
     at = 0
@@ -299,13 +304,7 @@ def _eight_bit(image):
 
 def _read_images(root: Path, paths: list[Path], resolution: int) -> np.ndarray:
     """Every image as uint8 (N, 3, R, R), decoded on all cores (Pillow releases the GIL to decode)."""
-    try:
-        x = np.empty((len(paths), 3, resolution, resolution), dtype=np.uint8)
-    except MemoryError:
-        need = len(paths) * 3 * resolution**2 / 2**30
-        raise SpecError(
-            str(root), ROOT, f"{len(paths):,} images at {resolution} px need {need:,.1f} GiB of memory"
-        ) from None
+    x = _image_array(str(root), len(paths), 3, resolution)
     pool = ThreadPoolExecutor(min(32, os.cpu_count() or 1))
     try:
         for i, image in enumerate(pool.map(_read_image, paths, itertools.repeat(resolution))):
