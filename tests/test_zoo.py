@@ -7,9 +7,9 @@ import pytest
 from specgen import complexity
 from specgen.specfile import load_spec
 
-from .conftest import REFERENCE, SPECS
+from .conftest import MODEL_ZOO, SPECS
 
-ZOO = json.loads(REFERENCE.read_text())
+ZOO = json.loads(MODEL_ZOO.read_text())
 
 
 def test_every_zoo_model_has_a_spec_file():
@@ -32,7 +32,7 @@ def test_zoo_spec_matches_reference(model):
 
 
 def test_regnetx_8gf_group_widths_differ_by_stage():
-    # g = min(g, w·m) in the first stage: REFERENCE §2, step 6.
+    # g = min(g, w·m) in the first stage: docs/reference.md §2, step 6.
     assert load_spec(SPECS / "regnetx_8_0gf.json").resolve().group_widths == [80, 120, 120, 120]
 
 
