@@ -196,25 +196,68 @@ def test_a_foreign_database_is_refused_and_left_untouched(tmp_path):
             "settings: expected a JSON object, got an array",
         ),
         ("UPDATE runs SET error = 'abc'", f'{0:064x}: error: expected a number, got "abc"'),
+        (
+            "UPDATE runs SET error = NULL",
+            f"{0:064x}: error: expected a number for a run with status 'done', got null",
+        ),
+        ("UPDATE runs SET spec = '[' WHERE status = 'pending'", f"{1:064x}: spec: expected JSON text"),
     ],
 )
 def test_a_damaged_store_is_one_line(store, damage, expected):
-    """A store edited by hand or damaged: every reader and the driver say where, never a traceback."""
+    """A store edited by hand or damaged: the four commands that read it refuse it with the same line."""
     store.bind({"space": "anynetx_e"})
-    store.add([sample_line(0)])
+    store.add([sample_line(0), sample_line(1)])
     store.claim(f"{0:064x}")
     store.finish(f"{0:064x}", result("done", 0.25, 1))
     store.db.executescript(f"PRAGMA foreign_keys=OFF; {damage};")
     store.close()
-    cli = CliRunner().invoke(main, ["sweep", "status", str(store.path)])
-    assert (cli.exit_code, cli.stderr) == (2, f"{store.path}: {expected}\n")
-    writer = Store.create(store.path)  # what `specgen sweep run` reads before it trains
-    try:
-        with pytest.raises(SpecError) as err:
-            writer.settings(), writer.counts(), writer.todo(), writer.results()
-    finally:
-        writer.close()
-    assert str(err.value) == f"{store.path}: {expected}"
+    for refusal in refusals(store.path):
+        assert refusal.startswith(f"{store.path}: {expected}")
+
+
+def refusals(path: Path) -> list[str]:
+    """The one line each of `sweep status`, `sweep export`, `analyze` and the sweep's driver says."""
+    lines = []
+    for args in (
+        ["sweep", "status", str(path)],
+        ["sweep", "export", str(path), "-o", str(path.parent / "runs.csv")],
+        ["analyze", str(path), "-o", str(path.parent / "report")],
+    ):
+        cli = CliRunner().invoke(main, args)
+        assert cli.exit_code == 2 and cli.stdout == "" and cli.stderr.count("\n") == 1, cli.output
+        lines.append(cli.stderr.strip())
+    with pytest.raises(SpecError) as err:  # what `specgen sweep run` reads before it trains
+        writer = Store.create(path)
+        try:
+            writer.read()
+        finally:
+            writer.close()
+    lines.append(str(err.value))
+    assert not {"runs.csv", "report"} & {p.name for p in path.parent.iterdir()}
+    return lines
+
+
+def test_bytes_overwritten_inside_an_index_are_found(store):
+    """Damage SQLite reads back as plausible rows (quick_check passes it): its integrity check finds it."""
+    store.bind({"space": "anynetx_e"})
+    store.add([sample_line(i) for i in range(50)])
+    store.close()  # the last connection's close moves the WAL into the file
+    db = sqlite3.connect(store.path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = db.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_runs_1'"
+    ).fetchone()
+    db.close()
+    with open(store.path, "r+b") as f:  # the end of the index's page holds its keys, the run ids
+        f.seek(root * page_size - 200)
+        f.write(b"\xff" * 40)
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone() == (50,)  # reads as if it were fine
+    db.close()
+    expected = f"{store.path}: $: damaged store: SQLite's integrity check found: row "
+    for refusal in refusals(store.path):
+        assert refusal.startswith(expected) and "missing from index sqlite_autoindex_runs_1" in refusal
 
 
 def test_an_export_that_cannot_be_written_is_one_line(store, tmp_path):

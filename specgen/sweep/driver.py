@@ -69,6 +69,7 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     samples = sweep.samples() if created else None
     store = Store.create(store_path)
     try:
+        store.read()  # the checks `sweep status`, `export` and `analyze` make, before anything is trained
         store.bind(sweep.settings())
     except BaseException:
         store.close()

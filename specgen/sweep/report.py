@@ -12,7 +12,7 @@ from pathlib import Path
 from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, percent, table
-from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, Store, read_results
+from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, read_results, read_store
 
 STATUSES = ("pending", "running", *FINISHED)
 BEST_SHOWN = 5
@@ -20,11 +20,7 @@ BEST_SHOWN = 5
 
 def summary(path: str | Path) -> dict:
     """Counts by status, the error distribution of finished runs and the best runs."""
-    store = Store.open(path)
-    try:
-        counts, runs, settings = store.counts(), store.results(), store.settings()
-    finally:
-        store.close()
+    settings, counts, runs = read_store(path)
     errors = sorted(r["error"] for r in runs if r["error"] is not None)
     best = sorted((r for r in runs if r["error"] is not None), key=lambda r: (r["error"], r["id"]))
     trained = [r for r in runs if r["status"] != "failed"]
