@@ -1,15 +1,23 @@
-"""`rounding: torchvision` reproduces torchvision's RegNets, checked against torchvision itself."""
+"""`rounding: torchvision` reproduces torchvision's RegNets, checked against torchvision itself, and
+specs/torchvision/ ships each of torchvision's 15 RegNets under torchvision's name."""
 
 import json
 
 import pytest
 import torch
 import torchvision.models as tvm
+import torchvision.models.regnet as tv_regnet
 
 from specgen import complexity
+from specgen.emit.python import render_module
 from specgen.regnet import RegNetSpec
+from specgen.specfile import load_spec
 
-from .conftest import SPECS
+from .conftest import ROOT, SPECS
+
+TORCHVISION = SPECS / "torchvision"
+SHIPPED = sorted(TORCHVISION.glob("*.json"))
+GENERATED = ROOT / "generated" / "torchvision"
 
 # torchvision's three models that differ from pycls, and their parameter counts (REFERENCE §2).
 DIFFERING = [
@@ -33,6 +41,20 @@ def _stages_of(model: torch.nn.Module) -> list[tuple[int, int]]:
     return stages
 
 
+@pytest.fixture
+def torchvision_on_meta(monkeypatch):
+    """torchvision's builders make their modules on the meta device: shapes without memory or init,
+    so even RegNetY-128GF (645 M params) is counted in a blink. Its widths are still computed on
+    the CPU, by torchvision's own code."""
+    build = tv_regnet.RegNet
+
+    def on_meta(*args, **kwargs):
+        with torch.device("meta"):
+            return build(*args, **kwargs)
+
+    monkeypatch.setattr(tv_regnet, "RegNet", on_meta)
+
+
 @pytest.mark.parametrize(("slug", "builder", "tv_params", "pycls_params"), DIFFERING)
 def test_torchvision_rounding_matches_torchvision(slug, builder, tv_params, pycls_params):
     torch.manual_seed(0)
@@ -45,39 +67,54 @@ def test_torchvision_rounding_matches_torchvision(slug, builder, tv_params, pycl
     assert complexity.count(_spec(slug, "pycls").resolve()).params == pycls_params
 
 
-# Every RegNet torchvision ships with a pycls counterpart in specs/ (torchvision has no 4.0GF/6.4GF/12GF).
-SHIPPED = {
-    f"regnet{x}_{size}": f"regnet_{x}_{size.replace('_0gf', 'gf')}"
-    for x in ("x", "y")
-    for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8_0gf", "16gf", "32gf")
-}
+def test_every_torchvision_regnet_is_shipped_under_its_name():
+    builders = sorted(name for name in tvm.list_models() if name.startswith("regnet_"))
+    assert len(builders) == 15
+    assert [p.stem for p in SHIPPED] == builders
+    for path in SHIPPED:
+        spec = load_spec(path)
+        assert (spec.name, spec.rounding) == (path.stem, "torchvision")
 
 
-@pytest.mark.parametrize("slug", sorted(SHIPPED))
-def test_every_shipped_torchvision_regnet_is_reproduced(slug):
-    model = getattr(tvm, SHIPPED[slug])(weights=None)
-    net = _spec(slug, "torchvision").resolve()
+@pytest.mark.usefixtures("torchvision_on_meta")
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_spec_is_torchvisions_network(path):
+    """Exactly torchvision's parameter count and stages, RegNetY-128GF included."""
+    model = getattr(tvm, path.stem)(weights=None)
+    net = load_spec(path).resolve()
     assert complexity.count(net).params == sum(p.numel() for p in model.parameters())
     assert [(s.width, s.depth) for s in net.stages] == _stages_of(model)
 
 
-# RegNetY-128GF is not in the paper's zoo table; its parameters are those torchvision builds it from.
-REGNETY_128GF = {"depth": 27, "w0": 456, "wa": 160.83, "wm": 2.52, "group_width": 264, "se_ratio": 0.25}
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_spec_has_the_zoo_parameters(path):
+    """torchvision builds the paper's zoo models (RegNetY-128GF aside): the same six parameters as
+    specs/, only the rounding and the name differ."""
+    family, size = path.stem.removeprefix("regnet_").split("_", 1)
+    zoo = SPECS / f"regnet{family}_{size.replace('8gf', '8_0gf')}.json"
+    if path.stem == "regnet_y_128gf":
+        assert not zoo.exists()
+        return
+    ours, theirs = json.loads(path.read_text()), json.loads(zoo.read_text())
+    assert ours == {**theirs, "name": path.stem, "rounding": "torchvision"}
+
+
+def test_generated_holds_exactly_the_emitted_torchvision_specs():
+    """As for the zoo: re-emitting gives the committed bytes, generated/torchvision/<name>.py."""
+    assert sorted(p.stem for p in GENERATED.glob("*.py")) == [p.stem for p in SHIPPED]
+    for path in SHIPPED:
+        source = f"specs/torchvision/{path.name}"
+        emitted = render_module(load_spec(path).resolve(), source).encode()
+        assert emitted == (GENERATED / f"{path.stem}.py").read_bytes(), (
+            f"re-run: specgen emit {source} --format py --out generated/torchvision"
+        )
+
+
 PUBLISHED = [
     (name, weights)
     for name in sorted(n for n in dir(tvm) if n.startswith("RegNet_") and n.endswith("_Weights"))
     for weights in getattr(tvm, name)
 ]
-
-
-def _torchvision_spec(weights_class: str) -> RegNetSpec:
-    """RegNet_Y_8GF_Weights -> our regnety_8_0gf spec with torchvision rounding."""
-    family, size = weights_class.removeprefix("RegNet_").removesuffix("_Weights").split("_", 1)
-    if size == "128GF":
-        data = {"kind": "regnet", "name": "regnety_128gf", "rounding": "torchvision", **REGNETY_128GF}
-        return RegNetSpec.model_validate(data)
-    slug = f"regnet{family.lower()}_{size.lower()}".replace("_8gf", "_8_0gf")
-    return _spec(slug, "torchvision")
 
 
 @pytest.mark.parametrize(("name", "weights"), PUBLISHED, ids=[f"{n}.{w.name}" for n, w in PUBLISHED])
@@ -86,7 +123,8 @@ def test_published_torchvision_figures(name, weights):
 
     Up to RegNetY-128GF (644,812,894 params, 374.57 GF at 384 px): the bounds admit it.
     """
-    net = _torchvision_spec(name).resolve()
+    spec = TORCHVISION / f"{name.removesuffix('_Weights').lower()}.json"
+    net = load_spec(spec).resolve()
     crop = weights.transforms.keywords["crop_size"]
     cx = complexity.count(net, crop)
     assert cx.params == weights.meta["num_params"]
