@@ -15,13 +15,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from specgen.analysis.bootstrap import Range
+from specgen.analysis.plots import scatter_figure
 from specgen.analysis.report import build, publish
 from tests.test_analyze_cli import ROWS, _write_jsonl
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium; .ci/run does)"
 )
 
@@ -157,6 +160,7 @@ def report(tmp_path_factory) -> Path:
     return publish(build([str(results)], normalize="flops"), tmp / "report")
 
 
+@needs_chromium
 def test_the_report_opens_with_every_image_and_no_console_errors(report, tmp_path):
     images, errors, png = open_page(report / "index.html", tmp_path / "profile")
     (tmp_path / "index.png").write_bytes(png)
@@ -167,6 +171,7 @@ def test_the_report_opens_with_every_image_and_no_console_errors(report, tmp_pat
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 100_000
 
 
+@needs_chromium
 def test_a_missing_image_and_a_script_error_are_caught(report, tmp_path):
     """The checks above can fail: a plot deleted and a script that throws are both seen."""
     broken = tmp_path / "broken"
@@ -181,3 +186,17 @@ def test_a_missing_image_and_a_script_error_are_caught(report, tmp_path):
     assert any("ERR_FILE_NOT_FOUND" in e for e in errors), errors
     assert "console.error: drawn wrong" in errors
     assert any(e.startswith("exception: ReferenceError: undefinedName") for e in errors), errors
+
+
+def test_the_scatter_legend_explains_the_shading_and_the_dashes_and_covers_no_point():
+    values = [np.arange(1.0, 21.0), np.full(20, np.nan)]  # AnyNet has no w0
+    errors = [np.linspace(0.3, 0.5, 20), np.linspace(0.3, 0.5, 20)]
+    ax = scatter_figure("w0", ["regnetx", "anynetx_a"], values, errors, [Range(5, 10, 15), None]).axes[0]
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "regnetx",
+        "bootstrap 95% range",
+        "best value (bootstrap median)",
+    ]
+    points = ax.transData.transform(np.column_stack([values[0], 100 * errors[0]]))
+    assert points[:, 1].max() < legend.get_window_extent().y0

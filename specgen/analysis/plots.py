@@ -18,6 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from specgen.analysis.bootstrap import Range
@@ -98,9 +100,11 @@ def scatter_figure(
     errors: Sequence[np.ndarray],
     ranges: Sequence[Range | None],
 ) -> Figure:
-    """Error against one parameter, each space with its bootstrap 95% range shaded and best value marked.
+    """Error against one parameter, each space with its bootstrap 95% range shaded and best value dashed.
 
     Diverged runs (at DIVERGED_ERROR) are in the ranges but not drawn, so the axis shows the trained ones.
+    A space without the parameter (w0 of AnyNet) has no legend entry: nothing of it is drawn.
+    The legend says what the shading and the dashes are once, in grey: each space's are in its colour.
     """
     fig, ax = _figure()
     for i, (name, x, err, r) in enumerate(zip(names, values, errors, ranges, strict=True)):
@@ -112,16 +116,30 @@ def scatter_figure(
             s=14,
             alpha=0.7,
             color=color(i),
-            label=_label(name),
+            label=_label(name) if keep.any() else None,
             linewidths=0,
             rasterized=True,
         )
         if r is not None:
             ax.axvspan(r.low, r.high, color=color(i), alpha=0.12, linewidth=0)
             ax.axvline(r.best, color=color(i), linestyle="--", linewidth=1)
-    ax.set(xlabel=parameter, ylabel="error (%)", title=f"error vs {parameter} (shaded: bootstrap 95% range)")
-    ax.legend(loc="upper right")
+    ax.set(xlabel=parameter, ylabel="error (%)", title=f"error vs {parameter}")
+    handles = ax.get_legend_handles_labels()[0]
+    if any(r is not None for r in ranges):
+        handles += [
+            Patch(color="0.5", alpha=0.25, linewidth=0, label="bootstrap 95% range"),
+            Line2D([], [], color="0.3", linestyle="--", linewidth=1, label="best value (bootstrap median)"),
+        ]
+    _legend_above_data(ax, handles)
     return fig
+
+
+def _legend_above_data(ax: Axes, handles: list) -> None:
+    """The legend in the upper right, the y axis raised so that no point lies under it."""
+    legend = ax.legend(handles=handles, loc="upper right")
+    bottom = ax.transAxes.inverted().transform(legend.get_window_extent())[0, 1]
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, low + (high - low) / (bottom - 0.02))
 
 
 @_styled
