@@ -307,10 +307,10 @@ def to_sample(
     )
 
 
-def draw_limit(space: DesignSpace) -> int:
-    """Candidates drawn at most: MAX_DRAW_WORK over the columns each candidate is resolved over."""
+def draw_limit(space: DesignSpace, work: int = MAX_DRAW_WORK) -> int:
+    """Candidates drawn at most: `work` over the columns each candidate is resolved over."""
     columns = int(space.support("depth")[-1]) if space.family == "regnet" else space.num_stages
-    return MAX_DRAW_WORK // columns
+    return work // columns
 
 
 def _structures(stages: Stages) -> np.ndarray:

@@ -35,13 +35,16 @@ from specgen.constraints import band_rules, buildable
 from specgen.errors import SpecError, how_many
 from specgen.fmt import table
 from specgen.regnet import block_levels_batch, level_widths_batch
-from specgen.sampler import BATCH, Candidates, grid
+from specgen.sampler import BATCH, Candidates, draw_limit, grid
 from specgen.spaces import Band, DesignSpace
 
 REGNET_NOMINAL_VALUES = 64
 """The paper's convention counts about 64 values for each of d, w0, wa and wm."""
-MAX_BATCHES = 1000
-"""Batches drawn at most when estimating a band's share."""
+MAX_ESTIMATE_DRAWS = 2**19
+MAX_ESTIMATE_WORK = 2**25
+"""Candidates drawn at most when estimating a band's share: MAX_ESTIMATE_DRAWS, and MAX_ESTIMATE_WORK
+over the columns each is resolved over (a RegNet's blocks), so that a space whose constraints are
+(nearly) never met is answered in seconds (about 2 s for regnetx on one core), not minutes."""
 NEAR = 1e-9
 """Grid points within this relative distance of a breakpoint are resolved by the rule itself."""
 MAX_COUNT_WORK = 2_000_000_000
@@ -265,12 +268,18 @@ def wilson(hits: int, n: int, z: float = 1.959963984540054) -> Fraction:
 
 
 def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, seed: int = 0) -> Fraction:
-    """Share of the space's configurations (drawn uniformly) that lie inside all the bands."""
+    """Share of the space's configurations (drawn uniformly) that lie inside all the bands.
+
+    The share is of the configurations that satisfy the space's own constraints: when those are
+    rarely met, the draws end at the bound with fewer than `draws` of them (a wider interval).
+    """
     rng = np.random.default_rng(seed)
     candidates = Candidates(space, space.bands, uniform=True)
-    hits = valid = 0
-    for _ in range(MAX_BATCHES):
+    limit = min(MAX_ESTIMATE_DRAWS, draw_limit(space, MAX_ESTIMATE_WORK))
+    hits = valid = drawn = 0
+    while drawn < limit:
         _, stages, ok = candidates(rng, BATCH)
+        drawn += BATCH
         rows = np.flatnonzero(ok)[: draws - valid]
         inside = np.ones(len(rows), dtype=bool)
         for rule in band_rules(space, stages.take(rows), bands):
@@ -280,10 +289,13 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
         if valid == draws:
             break
     if valid == 0:
+        bound = wilson(0, drawn).high
         raise SpecError(
             space.name,
             "constraints",
-            f"no configuration satisfies the constraints in {MAX_BATCHES * BATCH:,} draws",
+            f"no configuration satisfies the constraints in {drawn:,} uniform draws: fewer than "
+            f"{_percent(bound)} of the space's configurations do (95% confidence); widen the band or "
+            "loosen the constraints",
         )
     return wilson(hits, valid)
 

@@ -330,3 +330,39 @@ def test_a_regnet_count_stops_at_the_work_budget(monkeypatch):
         "regnetx_constrained: parameters: expected a space that counts exactly within 1,000,000 array "
         "elements, got at least 1,0"
     )
+
+
+def _hopeless(name: str, tmp_path) -> str:
+    """The space with a flops band of its own that no network meets (at most 1,000 flops)."""
+    data = json.loads((SPACES / f"{name}.json").read_text())
+    data["constraints"].append({"name": "flops", "max": 1000})
+    path = tmp_path / f"{name}_hopeless.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_space_whose_band_is_never_met_is_refused_after_a_bounded_estimate(tmp_path):
+    """16 M RegNet candidates took 80-105 s; the estimate now stops at 2^19 and says what it learned."""
+    path = _hopeless("anynetx_a", tmp_path)
+    result = CliRunner().invoke(main, ["spaces", path, "--flops", "1K:2K"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "anynetx_a: constraints: no configuration satisfies the constraints in 524,288 uniform draws: "
+        "fewer than 0.000733% of the space's configurations do (95% confidence); widen the band or "
+        "loosen the constraints\n"
+    )
+
+
+def test_the_estimates_bound_scales_with_a_regnets_blocks(monkeypatch, tmp_path):
+    monkeypatch.setattr(sizes, "MAX_ESTIMATE_WORK", 2 * sizes.BATCH * 63)  # regnetx: depth up to 63
+    result = CliRunner().invoke(main, ["spaces", _hopeless("regnetx", tmp_path), "--flops", "1K:2K"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "no configuration satisfies the constraints in 32,768 uniform draws: fewer than 0.0117%" in (
+        result.stderr
+    )
+
+
+def test_a_band_no_network_reaches_is_a_share_of_zero_with_its_interval():
+    share = band_fraction(load_space("anynetx_e"), [Band(name="flops", min=3e12)])
+    assert (share.value, share.low, share.draws) == (0.0, 0.0, 50_000)
+    assert share.high == pytest.approx(1.96**2 / (50_000 + 1.96**2), rel=1e-3)
