@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from specgen.analysis.bootstrap import Range
-from specgen.analysis.plots import scatter_figure
+from specgen.analysis.fit import fit_quantized_linear
+from specgen.analysis.plots import scatter_figure, widths_figure
 from specgen.analysis.report import build, publish
 from tests.test_analyze_cli import ROWS, _write_jsonl
 
@@ -200,3 +201,12 @@ def test_the_scatter_legend_explains_the_shading_and_the_dashes_and_covers_no_po
     ]
     points = ax.transData.transform(np.column_stack([values[0], 100 * errors[0]]))
     assert points[:, 1].max() < legend.get_window_extent().y0
+
+
+def test_the_widths_legend_covers_no_line():
+    """The legend sits below the narrowest block, on the log scale of widths."""
+    widths = [np.repeat([16, 32, 64, 128], [1, 2, 4, 8]), np.repeat([16, 512], [7, 8])]
+    fits = [fit_quantized_linear(w) for w in widths]
+    ax = widths_figure("regnetx", ["a", "b"], [0.3, 0.31], widths, fits).axes[0]
+    lines = np.concatenate([ax.transData.transform(line.get_xydata()) for line in ax.get_lines()])
+    assert lines[:, 1].min() > ax.get_legend().get_window_extent().y1

@@ -130,16 +130,21 @@ def scatter_figure(
             Patch(color="0.5", alpha=0.25, linewidth=0, label="bootstrap 95% range"),
             Line2D([], [], color="0.3", linestyle="--", linewidth=1, label="best value (bootstrap median)"),
         ]
-    _legend_above_data(ax, handles)
+    _legend_clear_of_data(ax, "upper right", handles=handles)
     return fig
 
 
-def _legend_above_data(ax: Axes, handles: list) -> None:
-    """The legend in the upper right, the y axis raised so that no point lies under it."""
-    legend = ax.legend(handles=handles, loc="upper right")
-    bottom = ax.transAxes.inverted().transform(legend.get_window_extent())[0, 1]
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, low + (high - low) / (bottom - 0.02))
+def _legend_clear_of_data(ax: Axes, loc: str, **legend) -> None:
+    """The legend in an upper or lower corner, the y axis stretched (in its own scale, linear or log)
+    past the data on that side, so that no point or line lies under the legend."""
+    box = ax.transAxes.inverted().transform(ax.legend(loc=loc, **legend).get_window_extent())
+    scale = ax.yaxis.get_transform()
+    low, high = scale.transform(np.array(ax.get_ylim()))
+    if loc.startswith("upper"):
+        high = low + (high - low) / (box[0, 1] - 0.02)
+    else:
+        low = high - (high - low) / (1 - box[1, 1] - 0.02)
+    ax.set_ylim(*scale.inverted().transform(np.array([low, high])))
 
 
 @_styled
@@ -165,5 +170,5 @@ def widths_figure(
         ylabel="width",
         title=f"{_label(name)}: best models and their quantized linear fits",
     )
-    ax.legend(loc="lower right", fontsize=7)
+    _legend_clear_of_data(ax, "lower right", fontsize=7)
     return fig
