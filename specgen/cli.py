@@ -247,13 +247,17 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 
     import torch
 
+    from specgen.emit.fits import with_hint
     from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout, unwrapped
     from specgen.specfile import load_spec
 
     _check_output(output)
-    net = load_spec(spec).resolve()
+    network_spec = load_spec(spec)
     data = load_checkpoint(checkpoint)
-    state = to_pycls_layout(data, net, checkpoint)
+    try:
+        state = to_pycls_layout(data, network_spec.resolve(), checkpoint)
+    except SpecError as e:  # say which spec the checkpoint fits (torchvision rounds widths its own way)
+        raise with_hint(e, data, network_spec) from None
     buffer = io.BytesIO()
     torch.save(state, buffer)
     _write_output(output, buffer.getvalue())

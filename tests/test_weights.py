@@ -12,12 +12,15 @@ import torchvision.models as tvm
 from click.testing import CliRunner
 
 from specgen.cli import main
+from specgen.emit.load import load_network_class
+from specgen.emit.python import class_name
 from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
 from specgen.spec import NetworkSpec
+from specgen.specfile import load_spec
 
-from .conftest import SPECS
+from .conftest import ROOT, SPECS
 from .oracles import emitted_class, pycls_anynet, randomized
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -38,21 +41,15 @@ def _agree(ours: torch.nn.Module, theirs: torch.nn.Module) -> None:
         torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize(
-    ("slug", "builder"),
-    [
-        ("regnetx_400mf", "regnet_x_400mf"),
-        ("regnety_400mf", "regnet_y_400mf"),
-        ("regnety_800mf", "regnet_y_800mf"),
-    ],
-)
-def test_torchvision_weights(slug, builder, tmp_path):
-    """`rounding: torchvision` specs; regnet_x_400mf and regnet_y_800mf differ from pycls's widths."""
+@pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_x_800mf"])
+def test_torchvision_weights(name):
+    """The shipped specs/torchvision/ and their goldens in generated/torchvision/ take torchvision's
+    weights; regnet_x_400mf and regnet_y_800mf differ from pycls's widths."""
     torch.manual_seed(0)
-    theirs = randomized(getattr(tvm, builder)(weights=None))
+    theirs = randomized(getattr(tvm, name)(weights=None))
     assert layout(theirs.state_dict()) == "torchvision"
-    net = _net(slug, "torchvision")
-    ours = _emitted(net, tmp_path)
+    net = load_spec(SPECS / "torchvision" / f"{name}.json").resolve()
+    ours = load_network_class(ROOT / "generated" / "torchvision" / f"{name}.py", class_name(net))().eval()
     ours.load_state_dict(to_pycls_layout(theirs.state_dict(), net), strict=True)
     _agree(ours, theirs)
 

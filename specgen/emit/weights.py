@@ -72,17 +72,24 @@ def unwrapped(checkpoint: Mapping) -> Mapping:
     return checkpoint
 
 
+def renamed_state(state_dict: Mapping) -> tuple[dict, dict]:
+    """A state dict (bare or in a training checkpoint) in our names: our name -> the tensor, and
+    our name -> its name in the file."""
+    state_dict = unwrapped(state_dict)
+    rules = _RULES[layout(state_dict)]
+    renamed, theirs = {}, {}
+    for key, value in state_dict.items():
+        ours = _rename(str(key), rules)
+        renamed[ours], theirs[ours] = value, str(key)
+    return renamed, theirs
+
+
 def to_pycls_layout(state_dict: Mapping, net: NetworkSpec, source: str = "weights") -> dict:
     """A state dict (ours, torchvision's or timm's, bare or in a training checkpoint) in our names, checked
     against `net`: every tensor present with its shape, nothing extra (BN counters aside).
     `source` names the file in errors.
     """
-    state_dict = unwrapped(state_dict)
-    rules = _RULES[layout(state_dict)]
-    renamed, theirs = {}, {}  # our name -> the tensor, and -> its name in the file
-    for key, value in state_dict.items():
-        ours = _rename(str(key), rules)
-        renamed[ours], theirs[ours] = value, str(key)
+    renamed, theirs = renamed_state(state_dict)
     if not renamed:
         raise SpecError(source, ROOT, "expected a state dict, got an empty mapping")
     try:
@@ -98,13 +105,19 @@ UNREADABLE = "expected a file saved with torch.save holding tensors, numbers and
 
 
 def load_checkpoint(path: str) -> Mapping:
-    """A file saved with torch.save holding a state dict or a training checkpoint (pycls's, timm's)."""
+    """A file saved with torch.save holding a state dict or a training checkpoint (pycls's, timm's).
+
+    Loading is silent: whatever torch warns about a file (a plain pickle's protocol, say) would
+    print before our one line, so every warning raised while reading it is dropped.
+    """
     import argparse
+    import warnings
 
     import torch
 
     try:  # timm's checkpoints keep the training arguments: a Namespace of plain values, safe to rebuild
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
+            warnings.simplefilter("ignore")
             data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise SpecError(path, ROOT, "file not found") from None
