@@ -7,6 +7,7 @@ emit --format py) never import torch: each command imports what it needs when it
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import NoReturn
 
@@ -42,6 +43,20 @@ def _usage_error(e: click.UsageError) -> NoReturn:
     command = e.ctx.command_path if e.ctx else "specgen"
     click.echo(f"{command}: {e.format_message()} (see '{command} --help')", err=True)
     sys.exit(2)
+
+
+class FiniteFloat(click.FloatRange):
+    """The type of every float option: a range that also refuses nan and infinities.
+
+    click's float takes 'nan' and 'inf', and a NaN passes every range check; a run that
+    stored one would print non-JSON and could never be resumed.
+    """
+
+    def convert(self, value, param, ctx) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 BATCH_SIZE_OPTION = click.option(
@@ -99,7 +114,7 @@ def describe(file: str, resolution: int | None, as_json: bool) -> None:
 
     spec = load_spec(file)
     if as_json:
-        click.echo(json.dumps(description.summary(spec, resolution), indent=2))
+        click.echo(json.dumps(description.summary(spec, resolution), indent=2, allow_nan=False))
     else:
         click.echo(description.render(spec, resolution))
 
@@ -109,7 +124,7 @@ def schema() -> None:
     """Print the JSON Schema of spec files."""
     from specgen.specfile import spec_json_schema
 
-    click.echo(json.dumps(spec_json_schema(), indent=2))
+    click.echo(json.dumps(spec_json_schema(), indent=2, allow_nan=False))
 
 
 def _bands(flops: str | None, params: str | None, acts: str | None, resolution: int | None) -> list:
@@ -167,7 +182,7 @@ def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> N
     bands = {b.name: (b.min, b.max) for b in _bands(flops, params, acts, resolution)}
     # Each sample becomes its line at once: the lines, not 100,000 spec objects, are held.
     drawn = samples(design_space, n, seed=seed, resolution=resolution, unique=unique, **bands)
-    text = "".join([json.dumps(s.to_json()) + "\n" for s in drawn])
+    text = "".join([json.dumps(s.to_json(), allow_nan=False) + "\n" for s in drawn])
     if output is None:
         click.echo(text, nl=False)
         return
@@ -193,7 +208,7 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
 
     bands = _bands(flops, params, acts, resolution)
     summaries = [sizes.summary(load_space(name), bands, name) for name in names or builtin_spaces()]
-    click.echo(json.dumps(summaries, indent=2) if as_json else sizes.render(summaries))
+    click.echo(json.dumps(summaries, indent=2, allow_nan=False) if as_json else sizes.render(summaries))
 
 
 @main.command()
@@ -271,12 +286,12 @@ def convert(checkpoint: str, spec: str, output: str) -> None:
 @BATCH_SIZE_OPTION
 @click.option(
     "--lr",
-    type=click.FloatRange(0, 100, min_open=True),
+    type=FiniteFloat(0, 100, min_open=True),
     default=0.05,
     show_default=True,
     help="Learning rate at batch 128; scaled linearly with the batch size.",
 )
-@click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
+@click.option("--weight-decay", type=FiniteFloat(0, 1), default=5e-5, show_default=True)
 @click.option("--resolution", type=click.IntRange(8, 2048), help="Training resolution [default: the spec's].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @PRECISION_OPTION
@@ -326,7 +341,7 @@ def train(
         cache_dir=Path(cache),
         onnx_check=onnx_check,
     )
-    click.echo(json.dumps(result))
+    click.echo(json.dumps(result, allow_nan=False))
 
 
 class _SweepGroup(_Group):
@@ -367,15 +382,15 @@ def sweep() -> None:
 @click.option("--address", help="Ray cluster address [default: start a local Ray].")
 @click.option(
     "--gpus-per-run",
-    type=click.FloatRange(0, 64),
+    type=FiniteFloat(0, 64),
     default=0.0,
     show_default=True,
     help="Ray: GPUs per training; fractions share a GPU.",
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @BATCH_SIZE_OPTION
-@click.option("--lr", type=click.FloatRange(0, 100, min_open=True), default=0.05, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(0, 1), default=5e-5, show_default=True)
+@click.option("--lr", type=FiniteFloat(0, 100, min_open=True), default=0.05, show_default=True)
+@click.option("--weight-decay", type=FiniteFloat(0, 1), default=5e-5, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="Local executor: auto, cpu or cuda[:N].")
 @PRECISION_OPTION
 @click.option("--cache", type=click.Path(file_okay=False), default=".specgen-cache", show_default=True)
@@ -442,7 +457,7 @@ def sweep_run(
         return InProcess(job)
 
     counts = run_sweep(plan, store, make_executor)
-    click.echo(json.dumps({"store": store, "counts": counts}))
+    click.echo(json.dumps({"store": store, "counts": counts}, allow_nan=False))
 
 
 @sweep.command("status")
@@ -453,7 +468,7 @@ def sweep_status(store: str, as_json: bool) -> None:
     from specgen.sweep import report
 
     info = report.summary(store)
-    click.echo(json.dumps(info) if as_json else report.render(info))
+    click.echo(json.dumps(info, allow_nan=False) if as_json else report.render(info))
 
 
 @sweep.command("export")
@@ -490,7 +505,7 @@ def analyze(
     report = build(list(sources), by=by, normalize=normalize, seed=seed)
     folder = publish(report, out)
     if as_json:
-        click.echo(json.dumps(report.summary, indent=2))
+        click.echo(json.dumps(report.summary, indent=2, allow_nan=False))
     else:
         click.echo(report.text())
         click.echo(f"\nwrote {folder}/index.html and {len(report.files) - 1} more files")

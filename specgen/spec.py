@@ -177,5 +177,5 @@ class NetworkSpec(BaseModel):
         skip what is done.
         """
         body = self.model_dump(mode="json", exclude={"name"})
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()

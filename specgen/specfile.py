@@ -123,4 +123,4 @@ def spec_json_schema() -> dict:
 
 def dump_spec(spec: RegNetSpec | NetworkSpec) -> str:
     """Canonical JSON of a spec (round-trips through load_spec)."""
-    return json.dumps(spec.model_dump(mode="json"), indent=2) + "\n"
+    return json.dumps(spec.model_dump(mode="json"), indent=2, allow_nan=False) + "\n"

@@ -1,9 +1,11 @@
 """validate, describe and schema: output, --json, and no torch on the way."""
 
+import ast
 import json
 import subprocess
 import sys
 
+import click
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -147,3 +149,99 @@ def test_a_bare_group_shows_its_help():
     ):
         result = CliRunner().invoke(main, args, prog_name="specgen")
         assert result.exit_code == 2 and result.stderr.startswith(first) and "Commands:" in result.stderr
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    """(command path, command) for every command of the tool, sub-commands included."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+FLOAT_OPTIONS = [
+    (path, param.opts[0])
+    for path, command in _commands(main)
+    for param in command.params
+    if isinstance(param.type, click.types.FloatParamType)
+]
+
+
+def test_the_float_options_are_the_ones_expected():
+    assert sorted(FLOAT_OPTIONS) == [
+        (("sweep", "run"), "--gpus-per-run"),
+        (("sweep", "run"), "--lr"),
+        (("sweep", "run"), "--weight-decay"),
+        (("train",), "--lr"),
+        (("train",), "--weight-decay"),
+    ]
+
+
+@pytest.mark.parametrize(("path", "option"), FLOAT_OPTIONS)
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "Infinity", "1e999"])
+def test_every_float_option_refuses_nan_and_infinities(path, option, value):
+    """A NaN passes every range check: `--lr nan` trained and printed "lr": NaN, which is not JSON."""
+    result = CliRunner().invoke(main, [*path, option, value], prog_name="specgen")
+    command = " ".join(("specgen", *path))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"{command}: Invalid value for '{option}': '{value}' is not a finite number."
+        f" (see '{command} --help')\n"
+    )
+
+
+def test_float_options_still_take_finite_values_in_their_range():
+    from specgen.cli import FiniteFloat
+
+    lr = FiniteFloat(0, 100, min_open=True)
+    assert lr.convert("0.05", None, None) == 0.05 and lr.convert(7, None, None) == 7.0
+    with pytest.raises(click.BadParameter, match="0 is not in the range 0<x<=100"):
+        lr.convert("0", None, None)
+
+
+def _json_writes(tree: ast.AST):
+    """Every json.dump / json.dumps call in a module, with the keywords it passes."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("dump", "dumps")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "json"
+        ):
+            yield node.lineno, {k.arg: k.value for k in node.keywords}
+
+
+MESSAGES_ONLY = {"errors.py", "analysis/report.py:109"}
+"""json.dumps that quote a value inside an error message (never a JSON document)."""
+
+
+def test_every_json_the_tool_writes_is_strict():
+    """json.dumps writes NaN and Infinity unless told not to: every call that writes a document says so."""
+    loose = []
+    for module in sorted((ROOT / "specgen").rglob("*.py")):
+        name = module.relative_to(ROOT / "specgen").as_posix()
+        for line, keywords in _json_writes(ast.parse(module.read_text())):
+            if name in MESSAGES_ONLY or f"{name}:{line}" in MESSAGES_ONLY:
+                continue
+            flag = keywords.get("allow_nan")
+            if not (isinstance(flag, ast.Constant) and flag.value is False):
+                loose.append(f"{name}:{line}")
+    assert loose == []
+
+
+def _strict(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_json_of_the_light_commands_parses_strictly():
+    for args in (["describe", X600, "--json"], ["schema"], ["spaces", "regnetx_constrained", "--json"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.stderr
+        _strict(result.stdout)
+    result = run("sample", "anynetx_e", "--n", "3")
+    assert [_strict(line)["index"] for line in result.stdout.splitlines()] == [0, 1, 2]

@@ -276,7 +276,7 @@ def build(
     report = Report(summary)
     for name, fig in figures.items():
         report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
-    report.files["summary.json"] = (json.dumps(summary, indent=2) + "\n").encode()
+    report.files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
     report.files["index.html"] = _html(report).encode()
     return report
 

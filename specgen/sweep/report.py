@@ -88,14 +88,16 @@ def export(path: str | Path, out: str | Path) -> int:
         raise SpecError(str(out), ROOT, "the output folder does not exist")
     runs = read_results(path)
     if out.suffix == ".jsonl":
-        text = "".join(json.dumps(r) + "\n" for r in runs)
+        text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in runs)
     else:
         fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(fields)
         for r in runs:
-            writer.writerow([json.dumps(r[f]) if isinstance(r[f], dict | list) else r[f] for f in fields])
+            writer.writerow(
+                [json.dumps(r[f], allow_nan=False) if isinstance(r[f], dict | list) else r[f] for f in fields]
+            )
         text = buffer.getvalue()
     try:
         write_atomic(out, text)

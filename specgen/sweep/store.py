@@ -247,7 +247,8 @@ class Store:
             held = self.settings()
             if held is None:
                 self.db.execute(
-                    "INSERT INTO meta VALUES ('sweep', ?)", (json.dumps(settings, sort_keys=True),)
+                    "INSERT INTO meta VALUES ('sweep', ?)",
+                    (json.dumps(settings, sort_keys=True, allow_nan=False),),
                 )
                 return
         for key in sorted(set(held) | set(settings)):
@@ -267,12 +268,12 @@ class Store:
                 s["space"],
                 s["seed"],
                 s["index"],
-                json.dumps(s["design"]),
+                json.dumps(s["design"], allow_nan=False),
                 s["resolution"],
                 s["flops"],
                 s["params"],
                 s["acts"],
-                json.dumps(s["spec"]),
+                json.dumps(s["spec"], allow_nan=False),
             )
             for s in samples
         ]
@@ -327,7 +328,7 @@ class Store:
                     result.get("message") or None,
                     time.time(),
                     result.get("seconds"),
-                    json.dumps(result.get("versions", {}), sort_keys=True),
+                    json.dumps(result.get("versions", {}), sort_keys=True, allow_nan=False),
                     run_id,
                 ),
             )
