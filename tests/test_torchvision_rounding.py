@@ -19,7 +19,7 @@ TORCHVISION = SPECS / "torchvision"
 SHIPPED = sorted(TORCHVISION.glob("*.json"))
 GENERATED = ROOT / "generated" / "torchvision"
 
-# torchvision's three models that differ from pycls, and their parameter counts (REFERENCE §2).
+# torchvision's three models that differ from pycls, and their parameter counts (docs/reference.md §2).
 DIFFERING = [
     ("regnetx_400mf", "regnet_x_400mf", 5_495_976, 5_157_512),
     ("regnety_800mf", "regnet_y_800mf", 6_432_512, 6_263_168),

@@ -1,6 +1,6 @@
 """Weights from other RegNet implementations, renamed to pycls's layout (ours).
 
-torchvision and timm build the same network (REFERENCE.md §1) under other
+torchvision and timm build the same network (docs/reference.md §1) under other
 names; renaming their state dicts lets published weights load into an
 emitted file. Training checkpoints keep the state dict under a key
 (pycls's `model_state`, timm's `state_dict`).
