@@ -7,10 +7,11 @@ gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from matplotlib import rc_context
@@ -49,12 +50,18 @@ def color(i: int) -> str:
 def render(fig: Figure) -> tuple[bytes, bytes]:
     """(PNG, SVG) bytes of a figure, without timestamps or version strings."""
     png, svg = io.BytesIO(), io.BytesIO()
-    with rc_context(_STYLE), warnings.catch_warnings():
-        # A name in a script the font lacks is drawn as boxes; that is no reason for noise on stderr.
-        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+    with rc_context(_STYLE), _boxes_for_missing_glyphs():
         FigureCanvasAgg(fig).print_png(png, metadata={"Software": None})
         FigureCanvasSVG(fig).print_svg(svg, metadata={"Date": None, "Creator": None})
     return png.getvalue(), svg.getvalue()
+
+
+@contextlib.contextmanager
+def _boxes_for_missing_glyphs() -> Iterator[None]:
+    """A name in a script the font lacks is drawn as boxes; that is no reason for noise on stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        yield
 
 
 def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -137,7 +144,8 @@ def scatter_figure(
 def _legend_clear_of_data(ax: Axes, loc: str, **legend) -> None:
     """The legend in an upper or lower corner, the y axis stretched (in its own scale, linear or log)
     past the data on that side, so that no point or line lies under the legend."""
-    box = ax.transAxes.inverted().transform(ax.legend(loc=loc, **legend).get_window_extent())
+    with _boxes_for_missing_glyphs():  # measuring the legend draws its text
+        box = ax.transAxes.inverted().transform(ax.legend(loc=loc, **legend).get_window_extent())
     scale = ax.yaxis.get_transform()
     low, high = scale.transform(np.array(ax.get_ylim()))
     if loc.startswith("upper"):
