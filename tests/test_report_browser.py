@@ -52,8 +52,9 @@ class Browser:
         self._replies, from_chromium = os.pipe()
 
         def as_fds_3_and_4():
-            os.dup2(to_chromium, 3)
-            os.dup2(from_chromium, 4)
+            ends = os.dup(to_chromium), os.dup(from_chromium)  # copies: either end may be fd 3 or 4
+            os.dup2(ends[0], 3)
+            os.dup2(ends[1], 4)
 
         self._process = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
