@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 import tempfile
@@ -287,3 +288,38 @@ def test_a_batch_of_one_is_refused_before_the_store_is_made(tmp_path):
     )
     assert (cli.exit_code, cli.stderr) == (2, expected)
     assert not list(tmp_path.iterdir())
+
+
+FORMULAS = st.sampled_from(["=", "+", "-", "@", "'", '=HYPERLINK("http://x")', "-2+3", "@SUM(A1)"])
+PRINTABLE = st.text(st.characters(categories=["L", "N", "P", "S"]), max_size=20)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    space_samples("anynetx_e", resolution=16), FORMULAS, st.sampled_from("\t\r"), PRINTABLE, st.floats(0, 1)
+)
+def test_a_csv_export_opens_safely_in_a_spreadsheet_and_reads_back_the_same(drawn, start, blank, text, error):
+    """OWASP's CSV injection: no cell starts as a formula, yet our reader gets every value back."""
+    from specgen.analysis.results import load_results
+
+    line = drawn.to_json() | {"id": start + text}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sweep.db"
+        store = Store.create(path)
+        store.add([line])
+        store.claim(line["id"])
+        store.finish(line["id"], result("done", error, 1) | {"onnx_error": -error, "message": blank + start})
+        store.close()
+        cli = CliRunner().invoke(main, ["sweep", "export", str(path), "-o", str(Path(folder) / "runs.csv")])
+        assert cli.exit_code == 0, cli.output
+        with open(Path(folder) / "runs.csv", newline="") as f:
+            header, cells = csv.reader(f)
+        (from_csv,), (from_store,) = load_results(Path(folder) / "runs.csv"), load_results(path)
+    row = dict(zip(header, cells, strict=True))
+    formulas = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert formulas in ([], [row["onnx_error"]])  # a negative number is a number to a spreadsheet too
+    assert (row["id"], row["message"]) == ("'" + start + text, "'" + blank + start)
+    assert float(row["onnx_error"]) == -error and float(row["error"]) == error  # numbers stay numbers
+    fields = ("id", "space", "design", "flops", "params", "net", "status", "error")
+    assert [getattr(from_csv, f) for f in fields] == [getattr(from_store, f) for f in fields]
+    assert from_csv.id == line["id"]

@@ -2,8 +2,10 @@
 
 A row is a sample as `specgen sample` writes it (it names its space and holds
 its network spec) plus `error`, the final top-1 error as a fraction, and
-optionally `status`. Every row is untrusted input and is checked; the first
-bad one is reported as `FILE:LINE: field: what was expected`.
+optionally `status`. A CSV cell's leading single quote, which `sweep export`
+adds where a spreadsheet would see a formula, is dropped (`specgen.sweep.cells`).
+Every row is untrusted input and is checked; the first bad one is reported as
+`FILE:LINE: field: what was expected`.
 
 Runs that produced no error are kept and told apart: status "diverged" (or no
 status and a null error) is a property of the design and counts in the
@@ -27,6 +29,7 @@ from specgen import limits
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
+from specgen.sweep.cells import restore
 
 DIVERGED_ERROR = 1.0
 """The error a diverged run counts with: it is in the EDF, as a model that learned nothing."""
@@ -157,7 +160,8 @@ def _jsonl_rows(text: str, path: str) -> list[Result]:
 
 
 def _csv_cell(column: str, cell: str, source: str) -> object:
-    """A CSV cell as the JSON value it stands for: design and spec hold JSON text."""
+    """A CSV cell (its spreadsheet quote dropped) as the JSON value it stands for: design and spec hold JSON
+    text."""
     if column in ("design", "spec"):
         try:
             return parse_json(cell, source)
@@ -194,7 +198,7 @@ def _csv_rows(text: str, path: str) -> list[Result]:
             continue
         if len(cells) != len(header):
             raise SpecError(source, ROOT, f"expected {len(header)} cells as in the header, got {len(cells)}")
-        values = {k: _csv_cell(k, v, source) for k, v in zip(header, cells, strict=True)}
+        values = {k: _csv_cell(k, restore(v), source) for k, v in zip(header, cells, strict=True)}
         out.append(result_from_row(values, source, path))
     return out
 

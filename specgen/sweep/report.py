@@ -12,6 +12,7 @@ from pathlib import Path
 from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, percent, table
+from specgen.sweep.cells import neutralize
 from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, read_results, read_store
 
 STATUSES = ("pending", "running", *FINISHED)
@@ -80,7 +81,8 @@ def render(info: dict) -> str:
 
 
 def export(path: str | Path, out: str | Path) -> int:
-    """Finished runs to `out`, JSON lines (.jsonl) or CSV (.csv, nested fields as JSON); returns the count."""
+    """Finished runs to `out`, JSON lines (.jsonl) or CSV (.csv: nested fields as JSON, every cell safe to
+    open in a spreadsheet, see `specgen.sweep.cells`); returns the count."""
     out = Path(out)
     if out.suffix not in (".jsonl", ".csv"):
         raise SpecError(str(out), ROOT, "expected a file name ending in .jsonl or .csv")
@@ -92,11 +94,14 @@ def export(path: str | Path, out: str | Path) -> int:
     else:
         fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is then quoted
         writer.writerow(fields)
         for r in runs:
             writer.writerow(
-                [json.dumps(r[f], allow_nan=False) if isinstance(r[f], dict | list) else r[f] for f in fields]
+                [
+                    neutralize(json.dumps(r[f], allow_nan=False) if isinstance(r[f], dict | list) else r[f])
+                    for f in fields
+                ]
             )
         text = buffer.getvalue()
     try:
