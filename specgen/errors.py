@@ -7,6 +7,8 @@ the whole document. The CLI prints the line and exits with status 2.
 from __future__ import annotations
 
 import json
+import sys
+from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -96,8 +98,9 @@ _TAGS = {"kind": "the kind of spec, 'regnet' or 'anynet'"}
 
 
 def how_many(x: float) -> str:
-    """A count as digits with commas, or in scientific notation past 10^15 (not 300 digits)."""
-    return f"{x:,.0f}" if x < 1e15 else f"{x:.3g}"
+    """A count as digits with commas, or in scientific notation past 10^15 (not 300 digits; an
+    integer past a float's range too)."""
+    return f"{x:,.0f}" if x < 1e15 else f"{Decimal(x):.3g}" if x > sys.float_info.max else f"{x:.3g}"
 
 
 def expectation(error: dict, tags: dict[str, str] | None = None) -> str:

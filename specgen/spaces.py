@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -24,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from specgen import complexity, limits
-from specgen.errors import ROOT, SpecError, first_error, how_many
+from specgen.errors import ROOT, SpecError, first_error, how_many, shown
 from specgen.regnet import Rounding
 from specgen.spec import Name
 from specgen.specfile import parse_json, read_text
@@ -34,6 +35,8 @@ REGNET_PARAMETERS = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio
 INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0"}
 MAX_DOMAIN_VALUES = 100_000
 """A domain may hold at most this many values (the sizes module enumerates them)."""
+MAX_STEP = 2**53
+"""An int domain's step is also its spacing as a float (pycls_log_uniform's), exact up to 2^53."""
 MAX_STAGE_CONFIGURATIONS = 2_000_000
 """Configurations of one AnyNet stage: the exact count and the sampler tabulate them."""
 MAX_SHARED_CONFIGURATIONS = 10_000
@@ -65,6 +68,10 @@ class _Domain(BaseModel):
     )
 
     def grid(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def size(self) -> int:
+        """How many values the grid holds, counted without building it (a domain may ask for 10^300)."""
         raise NotImplementedError
 
     @property
@@ -124,17 +131,20 @@ class IntDomain(_Domain):
     type: Literal["int"]
     min: int
     max: int
-    step: int = Field(default=1, ge=1)
+    step: int = Field(default=1, ge=1, le=MAX_STEP)
 
     def grid(self) -> np.ndarray:
         return np.arange(self.min, self.max + 1, self.step, dtype=np.int64)
+
+    def size(self) -> int:
+        return max(0, (self.max - self.min) // self.step + 1)
 
     @property
     def spacing(self) -> float:
         return float(self.step)
 
     def describe_empty(self) -> str:
-        return f"empty domain: min {self.min} > max {self.max}"
+        return f"empty domain: min {shown(self.min)} > max {shown(self.max)}"
 
 
 def _decimal(x: float) -> tuple[int, int]:
@@ -160,11 +170,7 @@ class FloatDomain(_Domain):
         The bounds allow a relative 1e-9 for the rounding of min / quantum (1.1 / 0.1 is
         11.000000000000002), never an absolute one (min 8, quantum 1e300 has no multiple).
         """
-        lo, hi = self.min / self.quantum, self.max / self.quantum
-        if not math.isfinite(lo) or not math.isfinite(hi):
-            raise OverflowError("min / quantum or max / quantum is past a float")
-        first = math.ceil(lo - 1e-9 * abs(lo))
-        last = math.floor(hi + 1e-9 * abs(hi))
+        first, last = self._multiples()
         k = np.arange(first, max(first, last + 1), dtype=np.int64)
         inverse = 1 / self.quantum
         if round(inverse) >= 1 and abs(inverse - round(inverse)) < 1e-9:
@@ -174,6 +180,17 @@ class FloatDomain(_Domain):
             # quantum = digits·10^-exponent: an exact integer over an exact power of ten, rounded once.
             return (k * digits) / 10.0**exponent
         return k * self.quantum
+
+    def _multiples(self) -> tuple[int, int]:
+        """The first and last k with k·quantum in [min, max] (first > last when there is none)."""
+        lo, hi = self.min / self.quantum, self.max / self.quantum
+        if not math.isfinite(lo) or not math.isfinite(hi):
+            raise OverflowError("min / quantum or max / quantum is past a float")
+        return math.ceil(lo - 1e-9 * abs(lo)), math.floor(hi + 1e-9 * abs(hi))
+
+    def size(self) -> int:
+        first, last = self._multiples()
+        return max(0, last - first + 1)
 
     @property
     def spacing(self) -> float:
@@ -192,6 +209,9 @@ class ChoiceDomain(_Domain):
     def grid(self) -> np.ndarray:
         integral = all(isinstance(v, int) for v in self.values)
         return np.array(sorted(self.values), dtype=np.int64 if integral else np.float64)
+
+    def size(self) -> int:
+        return len(self.values)
 
     def describe_empty(self) -> str:
         return "empty domain: expected at least one value"
@@ -373,17 +393,6 @@ def builtin_spaces() -> list[str]:
 
 def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -> None:
     path = f"parameters.{name}"
-    grid_size = (
-        (domain.max - domain.min) // domain.step + 1
-        if isinstance(domain, IntDomain)
-        else (domain.max - domain.min) / domain.quantum + 1
-        if isinstance(domain, FloatDomain)
-        else len(domain.values)
-    )
-    if grid_size > MAX_DOMAIN_VALUES:
-        raise SpecError(
-            source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {how_many(grid_size)}"
-        )
     bounds = {
         "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
         "width": (1, limits.MAX_WIDTH),
@@ -395,12 +404,21 @@ def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -
     }[name]
     opening = "(" if name == "wm" else "["
     expected = f"expected values in {opening}{bounds[0]:g}, {bounds[1]:g}]"
+    too_large = f"{expected}, got values too large to represent"
+    try:  # counted before a grid is built: a domain's size bounds the memory its grid takes
+        size = domain.size()
+    except OverflowError:  # min / quantum past a float: values past every bound, or a quantum too fine
+        within = abs(domain.min) <= bounds[1] and abs(domain.max) <= bounds[1]
+        count = f"expected at most {MAX_DOMAIN_VALUES:,} values, got more than {sys.float_info.max:.2g}"
+        raise SpecError(source, path, count if within else too_large) from None
+    if size > MAX_DOMAIN_VALUES:
+        raise SpecError(source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {how_many(size)}")
+    if size == 0:
+        raise SpecError(source, path, domain.describe_empty())
     try:
         grid = domain.grid()
-    except OverflowError:  # values far beyond any bound (past int64, or min / quantum past a float)
-        raise SpecError(source, path, f"{expected}, got values too large to represent") from None
-    if len(grid) == 0:
-        raise SpecError(source, path, domain.describe_empty())
+    except OverflowError:  # values past int64
+        raise SpecError(source, path, too_large) from None
     if len(np.unique(grid)) != len(grid):
         raise SpecError(source, f"{path}.values", "expected distinct values")
     if name in INTEGER_PARAMETERS and grid.dtype != np.int64:

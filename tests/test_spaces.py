@@ -283,3 +283,60 @@ def test_a_file_or_folder_named_like_a_builtin_space_does_not_hide_it(tmp_path, 
         load_space("./anynetx_e")
     with pytest.raises(SpecError, match=r"^regnetz: \$: unknown design space"):
         load_space("regnetz")
+
+
+# --- extreme numeric domains: a space or one line, never a NumPy error ----------------------------
+
+EXTREME_INTS = st.sampled_from(
+    [0, 1, -1, 3, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, -(2**63), 2**1024, -(2**1024)]
+)
+EXTREME_FLOATS = st.sampled_from(
+    [0.0, 5e-324, 2.2250738585072014e-308, 1e-300, 1e-9, 0.1, 1.5, 1e300, 1.7976931348623157e308]
+)
+EXTREME = st.one_of(
+    EXTREME_INTS,
+    EXTREME_FLOATS,
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+DISTRIBUTIONS = st.sampled_from(["uniform", "log_uniform", "pycls_log_uniform", "power_of_two"])
+DOMAINS = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("int"), "min": EXTREME_INTS, "max": EXTREME_INTS, "distribution": DISTRIBUTIONS},
+        optional={"step": EXTREME_INTS},
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("float"),
+            "min": EXTREME,
+            "max": EXTREME,
+            "quantum": EXTREME,
+            "distribution": DISTRIBUTIONS,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("choice"),
+            "values": st.lists(EXTREME, min_size=1, max_size=4),
+            "distribution": DISTRIBUTIONS,
+        }
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["anynetx_a", "anynetx_e", "regnetx"]), st.data())
+def test_extreme_numeric_domains_give_a_space_or_one_line(name, data):
+    """Bounds past int64 or a float, subnormal quanta and 10^300-value grids are refused before a grid
+    is built (they raised NumPy's 'Maximum allowed size exceeded' or OverflowError)."""
+    space = json.loads((SPACES / f"{name}.json").read_text())
+    parameter = data.draw(st.sampled_from(sorted(space["parameters"])))
+    space["parameters"][parameter] = data.draw(DOMAINS)
+    try:
+        loaded = validate_space(space, "extreme.json")
+    except SpecError as e:
+        assert "\n" not in str(e) and len(str(e)) < 300
+        assert e.path.startswith(("parameters", "constraints", "se_ratio"))
+        return
+    domain = loaded.parameters[parameter]
+    assert domain.size() == len(domain.grid()) <= 100_000
