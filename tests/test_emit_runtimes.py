@@ -16,7 +16,7 @@ import torch
 from specgen.emit.python import class_name, render_module
 from specgen.spec import NetworkSpec, Stage
 
-from .oracles import emitted_class
+from .oracles import emitted_class, pycls_anynet
 
 # SE, a bottleneck ratio of 2, and both kinds of shortcut: every optional part of the template.
 NET = NetworkSpec(
@@ -30,13 +30,26 @@ NET = NetworkSpec(
     num_classes=7,
     resolution=32,
 )
+# An X network (no SE, bottleneck ratio 1): the template renders it without those parts.
+X_NET = NetworkSpec(
+    name="runtime_probe_x",
+    stem_width=16,
+    stages=[Stage(depth=2, width=24, group_width=8), Stage(depth=2, width=32, group_width=8)],
+    num_classes=7,
+    resolution=32,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.fixture(scope="module", params=[NET, X_NET], ids=["y", "x"])
+def net(request) -> NetworkSpec:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> torch.nn.Module:
-    cls = emitted_class(NET, tmp_path_factory.mktemp("emitted"))
+def model(net, tmp_path_factory) -> torch.nn.Module:
+    cls = emitted_class(net, tmp_path_factory.mktemp("emitted"))
     torch.manual_seed(0)
     return cls().eval()
 
@@ -64,11 +77,17 @@ def test_torch_export(model, x):
 
 
 def test_torch_compile(model, x):
-    """One graph, no breaks, through Dynamo and AOTAutograd. (The default inductor backend passes
-    too, checked by hand; its C++ code generation took 50 s on a busy 2-core machine: not for CI.)"""
+    """One graph, no breaks, through Dynamo and AOTAutograd, in eval and in a training step (where the
+    in-place ReLUs and sums are functionalized). (The default inductor backend passes too, checked by
+    hand; its C++ code generation took 50 s on a busy 2-core machine: not for CI.)"""
     compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
     with torch.no_grad():
         _close(compiled(x), model(x))
+    eager, trained = copy.deepcopy(model).train(), copy.deepcopy(model).train()
+    eager(x).logsumexp(1).mean().backward()
+    torch.compile(trained, fullgraph=True, backend="aot_eager")(x).logsumexp(1).mean().backward()
+    for (name, p), q in zip(trained.named_parameters(), eager.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
 def test_channels_last(model, x):
@@ -86,6 +105,31 @@ def test_trains_a_step(model, x):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     model.zero_grad()
     model.eval()
+
+
+def test_a_training_step_gives_pycls_gradients(net, model, x):
+    """The in-place ReLUs and residual sums leave backward intact: the loss and every gradient are
+    pycls's for the same weights."""
+    ours = copy.deepcopy(model).train()
+    theirs = pycls_anynet(net).train()
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    losses = [m(x).logsumexp(1).mean() for m in (ours, theirs)]
+    for loss in losses:
+        loss.backward()
+    _close(losses[0], losses[1])
+    reference = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        torch.testing.assert_close(p.grad, reference[name].grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_relus_and_residual_sums_run_in_place(model, x):
+    """As pycls's nn.ReLU(inplace=True): an out-of-place ReLU or sum allocates a new activation,
+    which made RegNetX-600MF 6-17% slower than pycls on CPU (bench/bench_forward.py)."""
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        model(x)
+    ops = {event.key for event in prof.key_averages()}
+    assert {"aten::relu_", "aten::add_"} <= ops
+    assert not {"aten::relu", "aten::add"} & ops
 
 
 # -- a fresh virtual environment with torch and without specgen ----------------------------------------
@@ -124,12 +168,14 @@ def _link_torch(site_packages: Path) -> None:
             (site_packages / top.name).symlink_to(top)
 
 
-def test_runs_in_a_fresh_venv_without_specgen(model, tmp_path):
+def test_runs_in_a_fresh_venv_without_specgen(tmp_path):
     """A new venv (no system site-packages) given only torch and what torch requires.
 
     Installing torch from its wheel (`pip install torch==2.13.0`, offline) took 28 s here, too
     slow for every CI run; linking the installed torch gives the same isolation from specgen.
     """
+    torch.manual_seed(0)
+    model = emitted_class(NET, tmp_path)().eval()
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"
