@@ -56,7 +56,9 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     """Train what the store does not hold yet; returns the store's counts by status.
 
     Bad input (data path, space, band, settings that differ from the store's) fails
-    before the store is created or changed and before `make_executor` starts workers.
+    before the store is created or changed and before `make_executor` starts workers;
+    data that only loading shows bad (unreadable images, fewer images than a batch) fails
+    before the progress bar shows.
     """
     from tqdm import tqdm
 
@@ -81,6 +83,9 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
         todo = store.todo()
         total = sum(store.counts().values())
         executor = make_executor()
+        problem = executor.check_data() if todo else None
+        if problem:
+            raise SpecError(*problem)
         done = total - len(todo)
         # The bar is closed (its line ended) before an error propagates: the error is then a line of its own.
         with tqdm(

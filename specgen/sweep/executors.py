@@ -2,8 +2,9 @@
 
 `InProcess` (the default, one worker: this process) and `ProcessPool` (K
 spawned workers) need no server; `specgen.sweep.ray_executor` is the Ray one.
-Every executor has `slots` (how many runs it takes at once), `submit`,
-`wait` (at least one finished (run id, result)) and `close`.
+Every executor has `slots` (how many runs it takes at once), `check_data`
+(loads the data where runs will train; the bad input found there, or None),
+`submit`, `wait` (at least one finished (run id, result)) and `close`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 
 from specgen.errors import ROOT, SpecError
-from specgen.sweep.worker import Job, train_task
+from specgen.sweep.worker import Job, check_data, train_task
 
 
 class InProcess:
@@ -25,6 +26,9 @@ class InProcess:
 
     def __init__(self, job: Job) -> None:
         self.job, self.queue = job, []
+
+    def check_data(self) -> list[str] | None:
+        return check_data(self.job)
 
     def submit(self, run_id: str, spec: dict) -> None:
         self.queue.append((run_id, spec))
@@ -63,6 +67,12 @@ def _pool_task(job: Job, spec: dict) -> dict:
     return train_task(replace(job, device=_DEVICE[0]), spec)
 
 
+def _pool_check(job: Job) -> list[str] | None:
+    from dataclasses import replace
+
+    return check_data(replace(job, device=_DEVICE[0]))
+
+
 class ProcessPool:
     """K long-lived worker processes, each with its own Trainer; GPUs are dealt round-robin."""
 
@@ -82,6 +92,13 @@ class ProcessPool:
             workers, ctx, initializer=_start_worker, initargs=(devices, threads, os.getpid())
         )
         self.running: dict[Future, str] = {}
+
+    def check_data(self) -> list[str] | None:
+        """One worker loads the data (the others load the same when they start training)."""
+        future = self.pool.submit(_pool_check, self.job)
+        self.running[future] = ""
+        (_, problem), *_ = self.wait()
+        return problem
 
     def submit(self, run_id: str, spec: dict) -> None:
         self.running[self.pool.submit(_pool_task, self.job, spec)] = run_id

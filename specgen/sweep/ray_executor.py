@@ -13,12 +13,15 @@ from dataclasses import replace
 import ray
 
 from specgen.errors import ROOT, SpecError
-from specgen.sweep.worker import Job, failed_result, train_task
+from specgen.sweep.worker import Job, check_data, failed_result, train_task
 
 
 @ray.remote
 def _train(job: Job, spec: dict) -> dict:
     return train_task(job, spec)
+
+
+_check_data = ray.remote(check_data)
 
 
 class RayExecutor:
@@ -47,6 +50,14 @@ class RayExecutor:
                 "--gpus-per-run", ROOT, f"the Ray cluster has no GPU for {gpus_per_run:g} per run"
             )
         self.slots = workers or fits
+
+    def check_data(self) -> list[str] | None:
+        """One Ray worker loads the data, as a run's would."""
+        ref = _check_data.options(num_cpus=1, num_gpus=self.gpus).remote(self.job)
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError:  # the worker died: each run will say why, as a failed run
+            return None
 
     def submit(self, run_id: str, spec: dict) -> None:
         ref = _train.options(num_cpus=1, num_gpus=self.gpus).remote(self.job, spec)

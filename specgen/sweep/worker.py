@@ -47,6 +47,19 @@ def trainer_for(job: Job):
     return _TRAINERS[key]
 
 
+def check_data(job: Job) -> list[str] | None:
+    """Load the job's data in this process (kept for its runs) and check the batch against it.
+
+    The bad input every run would come back `invalid` with, as (source, path, message), or None:
+    the driver asks once, before its progress bar shows, so the error is the only line.
+    """
+    try:
+        trainer_for(job).steps_per_epoch(job.schedule)
+    except SpecError as e:
+        return [e.source, e.path, e.message]
+    return None
+
+
 def train_task(job: Job, spec: dict) -> dict:
     """Train one sampled network (its spec JSON); the result as the store records it."""
     from specgen.spec import NetworkSpec
