@@ -1,6 +1,6 @@
 """Flops, params and activations of an AnyNet network, by the pycls convention.
 
-One walk of the network (REFERENCE.md §3) serves both forms: `count` for one
+One walk of the network (docs/reference.md §3) serves both forms: `count` for one
 NetworkSpec, in Python integers (exact at any size), and `count_batch` for
 many networks at once, in int64 NumPy arrays (the sampler's hot path).
 "flops" are multiply-adds. This module imports nothing else of specgen.

@@ -1,4 +1,4 @@
-"""RegNet: quantized linear widths (REFERENCE.md §2), resolved to a NetworkSpec.
+"""RegNet: quantized linear widths (docs/reference.md §2), resolved to a NetworkSpec.
 
 u_j = w0 + wa·j is quantized to w0·wm^round(log(u_j/w0)/log wm), snapped to
 a multiple of q; the distinct widths are the stages. Then each stage's width
@@ -203,7 +203,7 @@ class RegNetSpec(BaseModel):
         return stages_from_blocks(block_widths(self.depth, self.w0, self.wa, self.wm, self.q))
 
     def resolve(self) -> NetworkSpec:
-        """The concrete network, by REFERENCE.md §2 with this spec's rounding."""
+        """The concrete network, by docs/reference.md §2 with this spec's rounding."""
         widths, depths = self.stage_widths_and_depths()
         if len(widths) > limits.MAX_STAGES:
             raise ValueError(

@@ -1,6 +1,6 @@
 """How big a design space is: nominal (the paper's convention), exact, and the share inside a band.
 
-- Nominal size, as REFERENCE.md §4 states it: the product of the domain sizes (per
+- Nominal size, as docs/reference.md §4 states it: the product of the domain sizes (per
   stage, to the power S), divided by S! for every non-decreasing parameter
   (the paper's approximation); a RegNet space counts about 64 values for each of
   d, w0, wa, wm, times its group widths and bottleneck ratios.

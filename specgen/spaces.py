@@ -1,4 +1,4 @@
-"""Design spaces as data (REFERENCE.md §4): parameters, their domains and distributions, constraints.
+"""Design spaces as data (docs/reference.md §4): parameters, their domains and distributions, constraints.
 
 A space is one of two families. An AnyNet space draws depth, width, bottleneck
 ratio and group width for every stage; a RegNet space (one that declares the
@@ -257,7 +257,7 @@ class Divisible(BaseModel):
 
 
 class QuantizedLinear(BaseModel):
-    """Stage widths and depths from (d, w0, wa, wm) by REFERENCE.md §2; makes the space a RegNet space."""
+    """Stage widths and depths from (d, w0, wa, wm) (docs/reference.md §2): this makes a RegNet space."""
 
     model_config = _Strict
     name: Literal["quantized_linear"]

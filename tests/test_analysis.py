@@ -1,4 +1,4 @@
-"""The analysis library against its definitions (REFERENCE.md §6)."""
+"""The analysis library against its definitions (docs/reference.md §6)."""
 
 import itertools
 import math

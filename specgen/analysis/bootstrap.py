@@ -1,4 +1,4 @@
-"""The empirical bootstrap of good parameter ranges (REFERENCE.md §6).
+"""The empirical bootstrap of good parameter ranges (docs/reference.md §6).
 
 Draw 25% of the models with replacement and keep the parameter value of the
 best one; repeat. The 2.5 and 97.5 percentiles of the kept values bound the

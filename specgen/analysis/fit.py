@@ -1,4 +1,4 @@
-"""The quantized linear fit of a network's per-block widths (REFERENCE.md §6).
+"""The quantized linear fit of a network's per-block widths (docs/reference.md §6).
 
 d is fixed to the network's total depth; w0, wa and wm are found by grid
 search, minimizing e_fit = mean_j |log(fitted_j / observed_j)|.

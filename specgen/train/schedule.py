@@ -1,4 +1,4 @@
-"""The paper's short schedule (REFERENCE §5): SGD with momentum, half-period cosine, no warm-up."""
+"""The paper's short schedule (docs/reference.md §5): SGD with momentum, half-period cosine, no warm-up."""
 
 from __future__ import annotations
 
