@@ -5,20 +5,30 @@ replacement and keeps the best one's value, once per draw (the same draws).
 Fit: `fit_quantized_linear` (slopes enumerated exactly, one NumPy call per wm)
 against a plain grid search that scores one (w0, wa, wm) at a time with
 `block_widths`, over a grid it can afford. Prints both times and their ratio.
+Reading results: `load_results` of a JSONL file of N sampled RegNetX rows (the
+target: 100,000 in under 3 s) against the row-by-row reader it replaced (one
+`json.loads` and one `result_from_row` per line, the cycle collector running).
 
-    python bench/bench_analysis.py [--models 500] [--samples 2500]
+    python bench/bench_analysis.py [--models 500] [--samples 2500] [--rows 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from specgen.analysis.bootstrap import bootstrap_range
 from specgen.analysis.fit import e_fit, fit_quantized_linear
+from specgen.analysis.results import load_results, result_from_row
 from specgen.regnet import block_widths
+from specgen.sampler import sample
+from specgen.spaces import load_space
+from specgen.specfile import refuse_duplicates
 
 
 def loop_bootstrap(values: np.ndarray, errors: np.ndarray, samples: int, seed: int) -> list[float]:
@@ -42,6 +52,26 @@ def loop_fit(widths: np.ndarray) -> tuple[float, int, float, float]:
     return best
 
 
+def row_by_row(path: Path) -> list:
+    rows = path.read_text().splitlines()
+    return [
+        result_from_row(json.loads(line, object_pairs_hook=refuse_duplicates), f"{path}:{i}", str(path))
+        for i, line in enumerate(rows, 1)
+    ]
+
+
+def results_file(folder: Path, n: int) -> Path:
+    """N unique RegNetX samples as `specgen sample` writes them, each with a made-up error."""
+    rng = np.random.default_rng(0)
+    path = folder / "results.jsonl"
+    with path.open("w") as f:
+        for s in sample(load_space("regnetx"), n, seed=0, resolution=32, unique=True):
+            f.write(
+                json.dumps(s.to_json() | {"status": "done", "error": float(rng.uniform(0.2, 0.9))}) + "\n"
+            )
+    return path
+
+
 def timed(fn, *args):
     start = time.perf_counter()
     out = fn(*args)
@@ -52,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=500)
     parser.add_argument("--samples", type=int, default=2500)
+    parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     depth = rng.integers(12, 29, args.models).astype(float)
@@ -71,6 +102,15 @@ def main() -> None:
     print(f"  plain grid, 32x24x24 points (baseline) {base * 1e3:9.1f} ms   e_fit {plain[0]:.4f}")
     ratio = f"{base / ours:6.1f}x faster"
     print(f"  fit_quantized_linear                   {ours * 1e3:9.1f} ms   e_fit {fit.e_fit:.4f}   {ratio}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = results_file(Path(folder), args.rows)
+        base, expected = timed(row_by_row, path)
+        ours, got = timed(load_results, path)
+    assert [(r.id, r.net, r.error) for r in got] == [(r.id, r.net, r.error) for r in expected]
+    print(f"reading {args.rows:,} result rows (JSONL), target under 3 s:")
+    print(f"  row by row, collector on (baseline) {base:9.2f} s")
+    print(f"  load_results                        {ours:9.2f} s   {base / ours:6.1f}x faster")
 
 
 if __name__ == "__main__":

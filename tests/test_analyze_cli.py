@@ -309,6 +309,17 @@ BAD_JSONL = {
         "{}:1: spec.kind: expected 'anynet' (a resolved network), got \"regnet\"",
     ),
     "not an object": ("[1, 2]\n", "{}:1: $: expected a JSON object, got list"),
+    # Lines are parsed in one call when they can be: a line that parses only beside the others is still
+    # refused on its own, and a bad row above a line that does not parse is reported first.
+    "two values on one line": (
+        json.dumps(ROWS[0]) + ", " + json.dumps(ROWS[2]) + "\n",
+        f"{{}}:1: $: invalid JSON: Extra data: line 1 column {len(json.dumps(ROWS[0])) + 1} "
+        f"(char {len(json.dumps(ROWS[0]))})",
+    ),
+    "bad row above a line that does not parse": (
+        json.dumps(ROWS[0] | {"error": 1.5}) + "\n{\n",
+        "{}:1: error: expected a value <= 1, got 1.5",
+    ),
     "all failed": (
         json.dumps(ROWS[0] | {"status": "failed", "error": None}) + "\n",
         '{}: status: expected a run of "regnetx" that did not fail; all 1 failed',
