@@ -3,8 +3,8 @@
 Loading data is the slow part of a short run, so a Trainer loads it once (onto
 the GPU when it fits) and then trains network after network against it. Each
 network is the emitted module, imported from its file. One code path serves
-GPU and CPU: training in bf16 adds autocast and channels_last, a GPU adds cudnn
-benchmarking. By default a GPU with native bf16 trains in it and everything
+GPU and CPU: training in bf16 adds autocast (and channels_last on a GPU), a GPU adds
+cudnn benchmarking. By default a GPU with native bf16 trains in it and everything
 else in fp32, where a CPU run is repeatable for a seed.
 """
 
@@ -146,8 +146,7 @@ class Trainer:
         self.train_y, self.test_y = data.train_y.to(device), data.test_y.to(device)
         mean, std = data.mean_std()
         self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
-        # bf16 convolutions, on tensor cores or in oneDNN, read channels-last (NHWC) tensors
-        self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
+        self.memory_format = _memory_format(device, self.bf16)
 
     def _fetch(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if self.resident:
@@ -253,8 +252,7 @@ class Trainer:
                 group["lr"] = schedule.lr_at(first_step + i, total_steps)
             idx = order[i * bs : (i + 1) * bs]
             x = self.normalize(crop_flip(self._fetch(self.train_x, idx), gen, self.data.flip))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                loss = F.cross_entropy(model(x), self.train_y[idx])
+            loss = self.loss(model, x, self.train_y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -265,6 +263,13 @@ class Trainer:
                 return None
         sync(self.device)
         return running.item() / steps, time.perf_counter() - start
+
+    def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The mean cross-entropy of a batch. In bf16 only the network runs under autocast: the loss is
+        taken on fp32 logits, and the weights, their gradients and SGD's momentum stay fp32."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = model(x)
+        return F.cross_entropy(logits.float(), y)
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> float | None:
@@ -288,6 +293,17 @@ class Trainer:
         """The normalized test images as fp32 on the CPU, for onnxruntime."""
         mean, std = self.mean.cpu(), self.std.cpu()
         return (self.data.test_x.float() - mean) / std
+
+
+def _memory_format(device: torch.device, bf16: bool) -> torch.memory_format:
+    """Channels-last (NHWC) for bf16 on a GPU, the layout its tensor cores read.
+
+    Not on a CPU: there oneDNN's bf16 weight gradient of a channels-last 3x3 convolution of stride 2 over a
+    1x1 map leaves two off-centre taps unwritten (their gradient is 0: they see only padding), so they hold
+    whatever the memory held before (up to 1e35 measured) and a run diverges, or not, by the luck of the
+    allocator. With contiguous weights the same kernel is right.
+    """
+    return torch.channels_last if bf16 and device.type == "cuda" else torch.contiguous_format
 
 
 def _fits(data: Dataset, device: torch.device) -> bool:
