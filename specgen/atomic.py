@@ -61,3 +61,19 @@ def write_all_atomic(files: Mapping[str | Path, Payload]) -> None:
 def write_atomic(path: str | Path, data: Payload) -> None:
     """One file, written whole or not at all."""
     write_all_atomic({path: data})
+
+
+def missing_folders(folder: str | Path) -> list[Path]:
+    """The folders `mkdir -p folder` would make, deepest first: what a failed write must take back."""
+    folder = Path(folder)
+    return [p for p in (folder, *folder.parents) if not p.exists()]
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) while they are empty, so a failed write (a full disk) leaves
+    no empty output folder behind; one that holds anything stays, with the folders above it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return

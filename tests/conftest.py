@@ -27,3 +27,36 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real file system that a test can fill: a 2 MB tmpfs mounted at tmp_path/disk, and `fill()`,
+    which writes a filler file until the kernel says ENOSPC, and returns it (unlink it to free the disk).
+
+    Skipped where a tmpfs cannot be mounted (mounting needs root, or CAP_SYS_ADMIN in a container).
+    """
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root, or CAP_SYS_ADMIN) to fill a real disk")
+
+    def fill() -> Path:
+        filler = disk / ".filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while True:
+                os.write(fd, bytes(4096))
+        except OSError as e:
+            assert e.errno == 28, e  # ENOSPC, and nothing else
+        finally:
+            os.close(fd)
+        return filler
+
+    try:
+        yield disk, fill
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)

@@ -591,3 +591,14 @@ def test_bad_stores_get_one_line_and_no_report(tmp_path):
     _one_line(tmp_path, [empty], f"{empty}: $: expected at least one result, got none")
     foreign = _bad(tmp_path, "notes.db", "not a database\n" * 100)
     _one_line(tmp_path, [foreign], f"{foreign}: $: expected a specgen sweep store (SQLite)")
+
+
+def test_a_report_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, full_disk):
+    disk, fill = full_disk
+    results = _write_jsonl(tmp_path / "results.jsonl", ROWS)
+    fill()
+    out = disk / "reports" / "report"
+    result = CliRunner().invoke(main, ["analyze", str(results), "-o", str(out)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"{out}: $: cannot write the report: No space left on device\n"
+    assert [p.name for p in disk.iterdir()] == [".filler"]

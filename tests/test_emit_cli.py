@@ -336,3 +336,13 @@ def test_a_hostile_spec_path_stays_inside_the_docstring(tmp_path):
 def test_library_render_without_a_source_says_how_to_regenerate():
     text = render_module(NetworkSpec(name="n", stages=[Stage(depth=1, width=8, group_width=8)]))
     assert "specgen emit <spec file>" in text and "Spec: " not in text
+
+
+def test_an_emit_on_a_full_disk_is_one_line_and_leaves_no_folder_it_made(tmp_path, full_disk):
+    disk, fill = full_disk
+    spec = write_spec(tmp_path, "tiny.json")
+    fill()
+    code, out, err = run("emit", str(spec), "--format", "py", "--out", str(disk / "gen" / "nets"))
+    assert (code, out) == (2, "")
+    assert err == f"{spec}: $: cannot write {disk}/gen/nets/tiny.py: No space left on device\n"
+    assert [p.name for p in disk.iterdir()] == [".filler"]

@@ -323,3 +323,50 @@ def test_a_csv_export_opens_safely_in_a_spreadsheet_and_reads_back_the_same(draw
     fields = ("id", "space", "design", "flops", "params", "net", "status", "error")
     assert [getattr(from_csv, f) for f in fields] == [getattr(from_store, f) for f in fields]
     assert from_csv.id == line["id"]
+
+
+def test_a_store_made_on_a_full_disk_is_one_line_and_leaves_nothing(full_disk):
+    disk, fill = full_disk
+    fill()
+    with pytest.raises(SpecError) as err:
+        Store.create(disk / "sweep.db")
+    assert str(err.value) == f"{disk / 'sweep.db'}: $: cannot make the store: database or disk is full"
+    assert [p.name for p in disk.iterdir()] == [".filler"]  # no half-made store for `status` to misread
+    cli = CliRunner().invoke(main, ["sweep", "status", str(disk / "sweep.db")])
+    assert (cli.exit_code, cli.stderr) == (2, f"{disk / 'sweep.db'}: $: file not found\n")
+
+
+def test_a_full_disk_while_committing_is_one_line_and_the_store_stays_as_it_was(full_disk):
+    disk, fill = full_disk
+    store = Store.create(disk / "sweep.db")
+    store.bind({"space": "anynetx_e"})
+    store.add([sample_line(i) for i in range(3)])
+    store.claim(f"{0:064x}")
+    filler = fill()
+    big = [sample_line(i) | {"spec": {"padding": "x" * 100_000}} for i in range(3, 40)]
+    for write in (lambda: store.add(big), lambda: store.finish(f"{0:064x}", result("done", 0.25, 50))):
+        with pytest.raises(SpecError) as err:
+            write()
+        assert str(err.value) == f"{store.path}: $: cannot write the store: database or disk is full"
+    store.close()
+    filler.unlink()
+    store = Store.create(store.path)  # readable, whole, and writable again once there is room
+    assert store.counts() == {"pending": 2, "running": 1} and store.read()[2] == []
+    store.finish(f"{0:064x}", result("done", 0.25, 1))
+    store.close()
+    assert [r["error"] for r in read_results(store.path)] == [0.25]
+
+
+def test_a_store_the_full_disk_will_not_let_us_read_is_not_called_foreign(full_disk):
+    """Opening a store in WAL mode makes its -shm file: a full disk refuses it. Not 'not a store', and
+    the -wal and -shm files the attempt made are gone again."""
+    disk, fill = full_disk
+    store = Store.create(disk / "sweep.db")
+    store.bind({"space": "anynetx_e"})
+    store.add([sample_line(0)])
+    store.close()
+    fill()
+    expected = f"{store.path}: $: cannot read the store: disk I/O error"
+    for refusal in refusals(store.path):
+        assert refusal == expected
+    assert sorted(p.name for p in disk.iterdir()) == [".filler", "sweep.db"]

@@ -31,7 +31,7 @@ from specgen.analysis.edf import (
 from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
-from specgen.atomic import write_atomic
+from specgen.atomic import missing_folders, remove_empty, write_atomic
 from specgen.errors import ROOT, SpecError, shown
 from specgen.fmt import percent, table
 
@@ -324,26 +324,37 @@ def _plain_file(path: Path) -> bool:
 def publish(report: Report, out: str | Path) -> Path:
     """Write the report's files into `out` as a whole: a new folder, or one replacing an earlier report."""
     given, out = str(out), check_out(out)
+    made = missing_folders(out.parent)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     except OSError as e:
+        remove_empty(made)
         raise SpecError(given, ROOT, f"cannot write the report: {e.strerror}") from None
     old = tmp.with_suffix(".old")
     try:
-        for name, data in report.files.items():
-            write_atomic(tmp / name, data)
-        write_atomic(tmp / MARK, MARK_TEXT)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            if old.exists():
-                os.replace(old, out)
-            raise
+        _replace_with(report, tmp, out, old)
+    except OSError as e:  # a full disk: the earlier report (if any) stays, and nothing half-written
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_empty(made)
+        raise SpecError(given, ROOT, f"cannot write the report: {e.strerror}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _replace_with(report: Report, tmp: Path, out: Path, old: Path) -> None:
+    """The report's files into the folder `tmp`, then `tmp` in place of `out` (moved to `old`)."""
+    for name, data in report.files.items():
+        write_atomic(tmp / name, data)
+    write_atomic(tmp / MARK, MARK_TEXT)
+    os.chmod(tmp, 0o755)
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)
+        raise

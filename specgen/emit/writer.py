@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from specgen.atomic import Payload, write_all_atomic
+from specgen.atomic import Payload, missing_folders, remove_empty, write_all_atomic
 from specgen.emit.python import class_name, render_module
 from specgen.errors import ROOT, SpecError
 from specgen.regnet import RegNetSpec
@@ -104,13 +104,16 @@ def emit(
         files[targets["onnx"]] = onnx_bytes(model)
         if not data and data_path.is_file():
             stale = data_path
+    made = missing_folders(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        remove_empty(made)
         raise SpecError(where, ROOT, f"cannot make the output folder {out_dir}: {e.strerror}") from None
     try:
         write_all_atomic(files)
     except OSError as e:
+        remove_empty(made)  # a full disk: no file, and no empty folder this call made
         raise SpecError(where, ROOT, f"cannot write {e.filename}: {e.strerror}") from None
     if stale is not None:
         stale.unlink(missing_ok=True)

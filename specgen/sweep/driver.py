@@ -9,9 +9,11 @@ with different settings rather than mixing two sweeps.
 from __future__ import annotations
 
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from specgen.atomic import missing_folders, remove_empty
 from specgen.errors import SpecError
 from specgen.sweep.store import FINISHED, Store
 from specgen.sweep.worker import Job
@@ -66,10 +68,15 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     from specgen.train.modules import cache_folder
 
     check_source(sweep.job.data)
+    made = missing_folders(sweep.job.cache_dir)
     cache_folder(sweep.job.cache_dir)
     created = not Path(store_path).exists()
     samples = sweep.samples() if created else None
-    store = Store.create(store_path)
+    try:
+        store = Store.create(store_path)
+    except SpecError:
+        remove_empty(made)
+        raise
     try:
         store.read()  # the checks `sweep status`, `export` and `analyze` make, before anything is trained
         store.bind(sweep.settings())
@@ -117,12 +124,16 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
         return store.counts()
     except SpecError:
         # Bad input only the executor or its workers could see (no GPU for Ray, unreadable images,
-        # a batch larger than the data): a store with nothing finished yet is not kept bound to it.
+        # a batch larger than the data), or a full disk: a store with nothing finished yet is not
+        # kept bound to it, nor one this run made, nor a cache folder it made that holds nothing.
         if not any(store.counts().get(status) for status in FINISHED):
-            store.clear()
             if created:
                 store.close()
                 store.delete()
+                remove_empty(made)
+            else:
+                with suppress(SpecError):  # a disk that refuses even this keeps the store as it was
+                    store.clear()
         raise
     finally:
         if executor is not None:

@@ -111,11 +111,13 @@ class Store:
         if not path.parent.is_dir():
             raise SpecError(str(path), ROOT, "the folder for the store does not exist")
         new = not path.exists() or path.stat().st_size == 0
-        if not path.exists():
+        made = not path.exists()
+        if made:
             try:  # SQLite's own refusal would not say why ("unable to open database file")
                 path.touch()
             except OSError as e:
                 raise SpecError(str(path), ROOT, f"cannot make the store: {e.strerror}") from None
+        fresh = _absent_sidecars(path)
         store = cls(path, _connect(path))
         try:
             if new:  # schema and format mark in one transaction: a kill leaves all or nothing
@@ -127,11 +129,19 @@ class Store:
                 store._check_integrity()
             store.db.execute("PRAGMA journal_mode=WAL")
             store.db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as e:
             store.close()
+            if made:  # a full disk: no half-made store, which would read as a store with no settings
+                store.delete()
+            _unlink(fresh)
+            if _disk_trouble(e):
+                raise SpecError(
+                    str(path), ROOT, f"cannot {'make' if new else 'open'} the store: {e}"
+                ) from None
             raise SpecError(str(path), ROOT, "expected a specgen sweep store (SQLite)") from None
         except SpecError:
             store.close()
+            _unlink(fresh)
             raise
         store._lock_for_writing()
         return store
@@ -160,12 +170,14 @@ class Store:
         path = Path(path)
         if not path.is_file():
             raise SpecError(str(path), ROOT, "file not found" if not path.exists() else "expected a file")
+        fresh = _absent_sidecars(path)
         store = cls(path, _connect(path))
         try:
             store._check_format()
             store._check_integrity()
         except SpecError:
             store.close()
+            _unlink(fresh)  # a disk too full to read the store must not leave its -wal and -shm behind
             raise
         return store
 
@@ -179,7 +191,9 @@ class Store:
         """Refuse any file that is not a specgen sweep store, reading only."""
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as e:
+            if _disk_trouble(e):  # a store of ours, perhaps, that the disk will not let us read
+                raise SpecError(str(self.path), ROOT, f"cannot read the store: {e}") from None
             row = None
         if row is None:
             raise SpecError(str(self.path), ROOT, "expected a specgen sweep store (SQLite)")
@@ -196,6 +210,8 @@ class Store:
         try:
             found = [row[0] for row in self.db.execute("PRAGMA integrity_check(1)")]
         except sqlite3.DatabaseError as e:
+            if _disk_trouble(e):
+                raise SpecError(str(self.path), ROOT, f"cannot read the store: {e}") from None
             found = [str(e)]
         if found != ["ok"]:
             raise SpecError(
@@ -204,14 +220,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (or never committed, on a kill)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (or never committed, on a kill).
+
+        A write the disk refuses (full, an I/O error), in the body or at COMMIT, is one line; the
+        rollback leaves the store as it was before the transaction.
+        """
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            if not _disk_trouble(e):
+                raise
+            raise SpecError(str(self.path), ROOT, f"cannot write the store: {e}") from None
 
     def clear(self) -> None:
         """Forget the sweep: its settings, runs and epochs."""
@@ -222,8 +248,7 @@ class Store:
 
     def delete(self) -> None:
         """Remove the closed store's files (the database, its WAL and shared-memory files)."""
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        _unlink([self.path, *_sidecars(self.path)])
 
     def _rows(self, sql: str, *params: object) -> list[tuple]:
         """A read's rows; a store missing a table or column (damaged, or edited by hand) is one line."""
@@ -372,6 +397,29 @@ class Store:
     def _run(self, item: dict) -> str:
         """A run of this store as the source of an error: `sweep.db: <id>`."""
         return f"{self.path}: {named(item['id'])}"
+
+
+def _sidecars(path: Path) -> list[Path]:
+    """The store's WAL and shared-memory files, which SQLite makes beside it while it is open."""
+    return [Path(f"{path}-wal"), Path(f"{path}-shm")]
+
+
+def _absent_sidecars(path: Path) -> list[Path]:
+    """The sidecar files that do not exist yet: an open that fails removes the ones it made."""
+    return [p for p in _sidecars(path) if not p.exists()]
+
+
+def _unlink(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+_DISK_TROUBLE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+
+
+def _disk_trouble(e: sqlite3.Error) -> bool:
+    """SQLite could not read or write the file (a full disk, an I/O error): not a damaged or foreign file."""
+    return getattr(e, "sqlite_errorcode", 0) & 0xFF in _DISK_TROUBLE
 
 
 def _parse_json(text: object, source: str, path: str) -> object:
