@@ -316,3 +316,13 @@ def test_an_executor_that_refuses_leaves_no_store(tmp_path):
     with pytest.raises(SpecError, match="no GPU"):
         run_sweep(plan, tmp_path / "sweep.db", no_gpu, progress=False)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_whose_store_meets_a_full_disk_leaves_no_store_and_no_cache_it_made(tmp_path, full_disk):
+    disk, fill = full_disk
+    fill()
+    store, cache = disk / "sweep.db", tmp_path / "new" / "cache"
+    result = CliRunner().invoke(main, ["sweep", *SWEEP, "--store", str(store), "--cache", str(cache)])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"{store}: $: cannot make the store: database or disk is full\n"
+    assert [p.name for p in disk.iterdir()] == [".filler"] and not (tmp_path / "new").exists()
