@@ -361,13 +361,12 @@ class Store:
     def counts(self) -> dict[str, int]:
         return dict(self._rows("SELECT status, COUNT(*) FROM runs GROUP BY status"))
 
-    def results(self) -> list[dict]:
-        """Finished runs as dicts: the sample's fields, then the result's, then the bookkeeping."""
-        return [r for r in self.runs() if r["status"] in FINISHED]
-
     def runs(self) -> list[dict]:
-        """Every run, in sample order, each checked: JSON columns parse, numbers are numbers, and a
-        run `done` has its error (analysis would refuse it later, after the store was trusted)."""
+        """Every run as a dict (the sample's fields, the result's, the bookkeeping), in sample order.
+
+        Each is checked: JSON columns parse, numbers are numbers, and a run `done` has its error
+        (analysis would refuse it later, after the store was trusted).
+        """
         columns = [f'"{c}"' for c in SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS]
         rows = self._rows(f'SELECT {", ".join(columns)} FROM runs ORDER BY "index", id')
         out = []
