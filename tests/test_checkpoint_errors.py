@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
-import shlex
 import subprocess
 import sys
 
@@ -173,15 +171,3 @@ def test_loading_raises_no_warning_of_any_kind(tmp_path, recwarn):
     with pytest.raises(SpecError):
         load_checkpoint(str(path))
     assert [str(w.message) for w in recwarn] == []
-
-
-def test_the_readme_convert_example_is_what_convert_prints(tmp_path, monkeypatch):
-    """The README's example, run as shown (the checkpoint in tmp_path instead of the working folder)."""
-    readme = (ROOT / "README.md").read_text()
-    command, line = re.search(r"\n\$ (specgen convert regnet_x_400mf\.pth .+)\n(.+)\n```", readme).groups()
-    torch.save(_torchvision("regnet_x_400mf"), tmp_path / "regnet_x_400mf.pth")
-    checkpoint = str(tmp_path / "regnet_x_400mf.pth")
-    args = [checkpoint if a == "regnet_x_400mf.pth" else a for a in shlex.split(command)[1:]]
-    monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(main, [*args[:-1], str(tmp_path / args[-1])])
-    assert (result.exit_code, result.stderr) == (2, line.replace("regnet_x_400mf.pth", checkpoint, 1) + "\n")

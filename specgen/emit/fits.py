@@ -53,7 +53,12 @@ def _other_rounding(spec: RegNetSpec | NetworkSpec) -> RegNetSpec | None:
 
 
 def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder when inside it."""
+    """A path as the user would type it: `specs/...` when that name reaches the file from the working
+    folder (in the checkout, or through a link to its specs), else relative to the working folder when
+    inside it, else whole."""
+    in_checkout = path.relative_to(CHECKOUT)
+    if (Path.cwd() / in_checkout).resolve() == path.resolve():
+        return str(in_checkout)
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
