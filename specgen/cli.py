@@ -344,6 +344,60 @@ def train(
     click.echo(json.dumps(result, allow_nan=False))
 
 
+@main.command("time")
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@BATCH_SIZE_OPTION
+@click.option("--resolution", type=click.IntRange(8, 2048), help="Input size [default: each spec's].")
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    help="auto, bf16 or fp32 for torch; auto: bf16 on a GPU with native bf16, else fp32. ONNX runs fp32.",
+)
+@click.option(
+    "--runtime", type=click.Choice(["torch", "onnxruntime", "both"]), default="torch", show_default=True
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["eval", "train", "both"]),
+    default="both",
+    show_default=True,
+    help="eval: forward; train: forward and backward (torch only).",
+)
+@click.option("--warmup", type=click.IntRange(1, 1000), default=3, show_default=True, help="Untimed calls.")
+@click.option("--repeats", type=click.IntRange(1, 10_000), default=10, show_default=True, help="Timed calls.")
+@click.option("--compile", "compile_", is_flag=True, help="Run the torch module through torch.compile.")
+@click.option("--cache", type=click.Path(file_okay=False), default=".specgen-cache", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def time_command(
+    specs, device, batch_size, resolution, precision, runtime, mode, warmup, repeats, compile_, cache, as_json
+) -> None:
+    """Time the emitted module (and ONNX graph) of each spec on synthetic inputs: median and quartiles."""
+    from pathlib import Path
+
+    from specgen.emit.batch import read_specs
+    from specgen.train import timing
+    from specgen.train.trainer import versions
+
+    nets = []
+    for where, _, spec in read_specs(specs):
+        if isinstance(spec, SpecError):
+            raise spec
+        nets.append((where, timing.at_resolution(spec.resolve(), resolution, where)))
+    settings = timing.resolve_settings(
+        device, precision, batch_size=batch_size, warmup=warmup, repeats=repeats, compile=compile_
+    )
+    runtimes = timing.RUNTIMES if runtime == "both" else (runtime,)
+    rows = timing.plan(nets, runtimes, timing.MODES if mode == "both" else (mode,))
+    results = timing.time_all(rows, settings, Path(cache))
+    if as_json:
+        out = {"runs": [t.to_json() for t in results], "versions": versions()}
+        click.echo(json.dumps(out, allow_nan=False))
+    else:
+        click.echo(timing.render(results, settings))
+
+
 class _SweepGroup(_Group):
     """`specgen sweep SPACE ...` means `specgen sweep run SPACE ...`."""
 

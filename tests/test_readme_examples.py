@@ -6,7 +6,8 @@ output under a command must match the lines the README shows under it, where
 - a line `...` stands for any number of lines, and `...` inside a line for any text;
 - durations and rates (`2.75 s`, `16 s`, `4,185 img/s`, a progress bar's `00:05<00:00, 36.80step/s`) are
   machine-dependent, as the README says, and match any figure;
-- runs of spaces (table alignment) match any run of spaces.
+- runs of spaces (table alignment) match any run of spaces, and a table's rule (a line of dash runs) any
+  rule with as many columns, since a column of machine-dependent figures is as wide as its widest one.
 The training examples pin the thread count on their command line, so their figures repeat.
 """
 
@@ -28,6 +29,7 @@ README = (ROOT / "README.md").read_text()
 MACHINE_DEPENDENT = re.compile(
     r"\d[\d,]*(?:\.\d+)? (?:s|ms|img/s)\b|\d+:\d\d<\d+:\d\d, +\d[\d.]*(?:\w+/s|s/\w+)"
 )
+RULE = re.compile(r"-+(?: +-+)*")  # the line under a table's headers
 
 
 def _example_blocks() -> list[list[tuple[str, list[str]]]]:
@@ -57,6 +59,8 @@ def _readme_specs() -> dict[str, str]:
 
 
 def _line_pattern(expected: str) -> re.Pattern:
+    if RULE.fullmatch(expected):
+        return re.compile(" +".join(["-+"] * len(expected.split())))
     parts = []
     for i, piece in enumerate(expected.split("...")):
         if i:
@@ -101,6 +105,9 @@ def test_the_matcher_is_strict_where_the_readme_is():
     )
     assert not _matches(["error 1.94%"], ["error 1.95%"])
     assert not _matches(["a", "b"], ["a"])
+    assert _matches(["----  ------"], ["------  ----"])
+    assert not _matches(["----  ------"], ["----  ----  --"])
+    assert not _matches(["----  ------"], ["----  --x---"])
     assert _matches(['{"a": 1, ..., "z": 2}'], ['{"a": 1, "b": 3, "z": 2}'])
 
 

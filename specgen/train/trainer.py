@@ -146,7 +146,7 @@ class Trainer:
         self.train_y, self.test_y = data.train_y.to(device), data.test_y.to(device)
         mean, std = data.mean_std()
         self.mean, self.std = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
-        self.memory_format = _memory_format(device, self.bf16)
+        self.memory_format = preferred_memory_format(device, self.bf16)
 
     def _fetch(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if self.resident:
@@ -220,12 +220,7 @@ class Trainer:
         return result
 
     def hardware(self) -> str:
-        """The device as a run records it: the GPU's model, or the CPU threads, since a CPU run
-        repeats bit for bit only at the same thread count."""
-        if self.device.type == "cuda":
-            return f"{self.device} ({torch.cuda.get_device_name(self.device)})"
-        threads = torch.get_num_threads()
-        return f"cpu ({threads} thread{'s' * (threads != 1)})"
+        return hardware(self.device)
 
     def steps_per_epoch(self, schedule: Schedule) -> int:
         """Full batches in one pass over the training images; the last partial one is dropped, as in pycls."""
@@ -295,7 +290,7 @@ class Trainer:
         return (self.data.test_x.float() - mean) / std
 
 
-def _memory_format(device: torch.device, bf16: bool) -> torch.memory_format:
+def preferred_memory_format(device: torch.device, bf16: bool) -> torch.memory_format:
     """Channels-last (NHWC) for bf16 on a GPU, the layout its tensor cores read.
 
     Not on a CPU: there oneDNN's bf16 weight gradient of a channels-last 3x3 convolution of stride 2 over a
@@ -304,6 +299,15 @@ def _memory_format(device: torch.device, bf16: bool) -> torch.memory_format:
     allocator. With contiguous weights the same kernel is right.
     """
     return torch.channels_last if bf16 and device.type == "cuda" else torch.contiguous_format
+
+
+def hardware(device: torch.device) -> str:
+    """The device as a run records it: the GPU's model, or the CPU threads, since a CPU run
+    repeats bit for bit (and a timing compares) only at the same thread count."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' * (threads != 1)})"
 
 
 def _fits(data: Dataset, device: torch.device) -> bool:
