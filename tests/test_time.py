@@ -7,6 +7,10 @@ the graph, each mode), how (warm-up, repeats, a synchronized clock), the spread 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -20,7 +24,9 @@ from specgen.fmt import count_human, flops_human
 from specgen.spec import NetworkSpec, Stage
 from specgen.train import timing
 
-from .conftest import SPECS
+from .conftest import ROOT, SPECS
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -125,7 +131,7 @@ def test_each_timed_call_is_synchronized_before_the_clock_is_read(monkeypatch):
     monkeypatch.setattr(timing, "sync", lambda device: events.append("sync"))
     settings = timing.Settings(torch.device("cpu"), "fp32", batch_size=2, warmup=2, repeats=3)
     steps = []
-    seconds = list(timing._repeat(lambda: events.append("call"), settings, lambda: steps.append(1)))
+    seconds = list(timing.timed_calls(lambda: events.append("call"), settings, lambda: steps.append(1)))
     assert len(seconds) == 3 and len(steps) == 5
     assert events == ["call", "call", "sync"] + ["call", "sync"] * 3
 
@@ -225,3 +231,38 @@ def test_onnxruntime_without_a_cuda_provider_is_refused_for_cuda():
     with pytest.raises(SpecError) as e:
         timing.check_onnxruntime(torch.device("cuda"))
     assert str(e.value) == "--runtime: $: expected onnxruntime with CUDA (onnxruntime-gpu) to time on cuda"
+
+
+BENCH = ROOT / "bench" / "gpu_timing.py"
+
+
+def test_the_gpu_benchmark_runs_on_cpu_and_its_ratios_divide_its_figures(tmp_path):
+    """It can only be measured where a GPU is lent; here its code runs end to end on tiny sizes."""
+    tiny = ["--device", "cpu", "--resolution", "32", "--batch-size", "2", "--warmup", "1", "--repeats", "3"]
+    args = [sys.executable, str(BENCH), *tiny, "--models", "regnetx_200mf,regnety_200mf,regnetx_400mf"]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=ONE_THREAD)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "cpu (1 thread), batch 2 at 32 px, fp32: median ms of 3 calls"
+    rows = [line.split() for line in lines[2:8]]
+    assert [r[:2] for r in rows] == [
+        [model, mode] for model in ("regnetx_200mf", "regnety_200mf", "regnetx_400mf")
+        for mode in ("forward", "forward+backward")
+    ]  # fmt: skip
+    for _, _, ours, base, ratio in rows:
+        slack = float(ratio) * (0.005 / float(ours) + 0.005 / float(base)) + 0.0005
+        assert abs(float(ratio) - float(ours) / float(base)) <= slack
+    assert re.fullmatch(r"median ratio ours / torchvision, forward: \d+\.\d{3}", lines[8])
+    for label, line in zip(("forward", "forward+backward"), lines[10:12], strict=True):
+        assert re.fullmatch(
+            rf"correlation of {re.escape(label)} time with flops: -?[\d.]+, with acts: -?[\d.]+", line
+        )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
+def test_the_gpu_benchmark_without_a_gpu_says_so_in_one_line():
+    run = subprocess.run([sys.executable, str(BENCH)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == (
+        "bench/gpu_timing.py: no CUDA device here; run it where a GPU is lent (--device cpu: a check)\n"
+    )

@@ -172,7 +172,7 @@ def time_all(
                 settings.batch_size,
                 compiled,
             )
-            timing.seconds = list(_repeat(call, settings, lambda: bar.update(1)))
+            timing.seconds = list(timed_calls(call, settings, lambda: bar.update(1)))
             out.append(timing)
     except torch.OutOfMemoryError:
         raise SpecError(
@@ -183,7 +183,8 @@ def time_all(
     return out
 
 
-def _repeat(call: Callable[[], None], settings: Settings, step: Callable[[], None]) -> Iterator[float]:
+def timed_calls(call: Callable[[], None], settings: Settings, step: Callable[[], None]) -> Iterator[float]:
+    """The seconds of each timed call, after the warm-up; `step` after every call, for a progress bar."""
     for _ in range(settings.warmup):
         call()
         step()
@@ -204,11 +205,19 @@ def _inputs(net: NetworkSpec, settings: Settings) -> torch.Tensor:
 
 
 def _torch_call(net: NetworkSpec, mode: str, settings: Settings, cache_dir) -> Callable[[], None]:
-    """One forward (eval, no grad) or forward and backward (train) of the emitted module."""
+    """The emitted module, imported from its file in the cache, as a call to time."""
+    torch.manual_seed(0)
+    return torch_call(network_class(net, cache_dir)(), net, mode, settings)
+
+
+def torch_call(model: torch.nn.Module, net: NetworkSpec, mode: str, settings: Settings) -> Callable[[], None]:
+    """One forward (eval, no grad) or forward and backward (train) of `model`, a network `net` describes.
+
+    Benchmarks time other implementations of the same network through it, so all run alike.
+    """
     device, bf16 = settings.device, settings.precision == "bf16"
     memory_format = preferred_memory_format(device, bf16)
-    torch.manual_seed(0)
-    model = network_class(net, cache_dir)().to(device, memory_format=memory_format)
+    model = model.to(device, memory_format=memory_format)
     model.train(mode == "train")
     run = torch.compile(model) if settings.compile else model
     x = _inputs(net, settings).to(device).contiguous(memory_format=memory_format)
