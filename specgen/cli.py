@@ -211,6 +211,66 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
     click.echo(json.dumps(summaries, indent=2, allow_nan=False) if as_json else sizes.render(summaries))
 
 
+@main.command("scale")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=True))
+@click.option("--factor", type=FiniteFloat(0, 1e6, min_open=True), help="Flops factor s.")
+@click.option("--to-flops", help="Target flops (K, M, G suffixes), instead of --factor: the nearest factor.")
+@click.option(
+    "--strategy",
+    default="d1_w8_g8_r1",
+    show_default=True,
+    help="Weights of depth, width, groups and resolution (d1_w8_g8_r1: the paper's fast compound), "
+    "or letters (dwr, dw, w, ...: weight 1 each).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here (default: stdout)."
+)
+def scale_command(spec_file, factor, to_flops, strategy, output) -> None:
+    """Scale a network by a flops factor (Dollár et al., Fast and Accurate Model Scaling) to an anynet spec.
+
+    Prints the old and new resolution, flops, params and acts, and how far the flops factor achieved
+    is from the one asked for (on stderr when the spec goes to stdout).
+    """
+    from specgen import scale
+    from specgen.constraints import parse_count
+    from specgen.errors import ROOT
+    from specgen.specfile import dump_spec, load_spec
+
+    if (factor is None) == (to_flops is None):
+        raise click.UsageError("expected one of --factor and --to-flops")
+    try:
+        how = scale.parse_strategy(strategy)
+    except ValueError as e:
+        raise SpecError("--strategy", ROOT, str(e)) from None
+    target = None
+    if to_flops is not None:
+        try:
+            target = parse_count(to_flops)
+        except ValueError:
+            target = 0.0
+        if not target >= 1:
+            raise SpecError(
+                "--to-flops",
+                ROOT,
+                f"expected a count >= 1 with an optional K, M or G suffix, got {to_flops!r}",
+            )
+    if output is not None:
+        _check_output(output)
+    spec = load_spec(spec_file)
+    try:
+        s = factor if target is None else scale.factor_for_flops(spec, target, how)
+        scaled = scale.scale(spec, s, how, scale.scaled_name(spec.name, s))
+    except ValueError as e:
+        raise SpecError(spec_file, ROOT, str(e)) from None
+    report = scale.render(spec.resolve(), scaled, s, how, target)
+    if output is None:
+        click.echo(report, err=True)
+        click.echo(dump_spec(scaled), nl=False)
+        return
+    _write_output(output, dump_spec(scaled))
+    click.echo(f"{report}\nwrote {output}")
+
+
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--out", "out_dir", default="generated", show_default=True, help="Output folder.")

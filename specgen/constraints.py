@@ -332,23 +332,23 @@ def validate(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) ->
         raise SpecError(source, path, f"expected {_WHAT[rule.label]}, got {got}")
 
 
+def parse_count(text: str) -> float:
+    """`400M` (an optional K, M or G suffix) to a finite number >= 0, or ValueError."""
+    text = text.strip().upper()
+    unit = text[-1] if text[-1:] in ("K", "M", "G") else ""
+    number = float(text[: len(text) - len(unit)])
+    if not np.isfinite(number) or number < 0:
+        raise ValueError(text)
+    return number * _UNITS[unit]
+
+
 def parse_band(text: str, quantity: str, resolution: int | None = None) -> Band:
     """`360M:400M` (K, M, G suffixes; either end may be empty) to a Band, or one SpecError line."""
     parts = text.split(":")
-    bounds = []
     try:
         if len(parts) != 2 or not (parts[0] or parts[1]):
             raise ValueError
-        for part in parts:
-            part = part.strip().upper()
-            if not part:
-                bounds.append(None)
-                continue
-            unit = part[-1] if part[-1] in "KMG" else ""
-            number = float(part[: len(part) - len(unit)])
-            if not np.isfinite(number) or number < 0:
-                raise ValueError
-            bounds.append(number * _UNITS[unit])
+        bounds = [parse_count(part) if part.strip() else None for part in parts]
     except ValueError:
         raise SpecError(
             f"--{quantity}",
