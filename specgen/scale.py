@@ -66,7 +66,6 @@ class Factors:
 
 def parse_strategy(text: str) -> Strategy:
     """`dwr` (each letter weight 1) or `d1_w8_g8_r1` (a weight per letter; others 0), or ValueError."""
-    weights = {}
     if _LETTERS.fullmatch(text):
         weights = {letter: 1.0 for letter in text}
         repeated = len(weights) != len(text)

@@ -170,6 +170,7 @@ FLOAT_OPTIONS = [
 
 def test_the_float_options_are_the_ones_expected():
     assert sorted(FLOAT_OPTIONS) == [
+        (("scale",), "--factor"),
         (("sweep", "run"), "--gpus-per-run"),
         (("sweep", "run"), "--lr"),
         (("sweep", "run"), "--weight-decay"),

@@ -339,3 +339,25 @@ def test_output_into_a_folder_is_one_line(tmp_path):
         f"specgen scale: Invalid value for '-o' / '--output': File '{tmp_path}' is a directory. "
         "(see 'specgen scale --help')\n"
     )
+
+
+def test_a_scaled_network_builds_with_the_params_it_counts(tmp_path):
+    import torch
+
+    from .oracles import emitted_class
+
+    net = scale(load_spec(SPECS / "regnety_200mf.json"), 3, FAST, "regnety_200mf_x3")
+    model = emitted_class(net, tmp_path)()
+    assert sum(p.numel() for p in model.parameters()) == complexity.count(net).params
+    with torch.no_grad():
+        assert model.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 1000)
+
+
+def test_a_spec_on_a_full_disk_is_one_line_and_leaves_nothing(full_disk):
+    disk, fill = full_disk
+    fill()
+    out = disk / "scaled.json"
+    result = run("scale", X400, "--factor", "2", "-o", str(out))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"{out}: $: cannot write: No space left on device\n"
+    assert [p.name for p in disk.iterdir()] == [".filler"]
