@@ -508,6 +508,12 @@ def sweep() -> None:
 @click.option("--device", default="auto", show_default=True, help="Local executor: auto, cpu or cuda[:N].")
 @PRECISION_OPTION
 @click.option("--cache", type=click.Path(file_okay=False), default=".specgen-cache", show_default=True)
+@click.option(
+    "--time",
+    "time_runs",
+    is_flag=True,
+    help="Also record each network's forward and forward+backward seconds (median of 5 calls, batch size).",
+)
 def sweep_run(
     space,
     n,
@@ -527,6 +533,7 @@ def sweep_run(
     device,
     precision,
     cache,
+    time_runs,
 ) -> None:
     """Sample SPACE and train every sample into --store; rerun the same command to resume."""
     from pathlib import Path
@@ -550,6 +557,7 @@ def sweep_run(
         device=device,
         precision=check_precision(precision),
         cache_dir=str(Path(cache).resolve()),
+        time=time_runs,
     )
     band = parse_band(flops, "flops") if flops else None
     plan = Sweep(space, n, job, (band.min, band.max) if band else None)

@@ -109,7 +109,8 @@ def test_foreign_and_missing_stores_are_one_line(tmp_path):
     other.execute("INSERT INTO meta VALUES ('format', 'someone-else/2')")
     other.commit()
     other.close()
-    with pytest.raises(SpecError, match=r"other.db: format: expected specgen-sweep/2"):
+    expected = r"other.db: format: expected specgen-sweep/3 or specgen-sweep/2, got 'someone-else/2'"
+    with pytest.raises(SpecError, match=expected):
         read_results(tmp_path / "other.db")
     result = CliRunner().invoke(main, ["sweep", "status", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and result.stderr.strip().endswith("missing.db: $: file not found")

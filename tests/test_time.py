@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 
@@ -22,6 +23,7 @@ from specgen.emit.python import render_module
 from specgen.errors import SpecError
 from specgen.fmt import count_human, flops_human
 from specgen.spec import NetworkSpec, Stage
+from specgen.sweep.store import TIMING_FIELDS, read_store
 from specgen.train import timing
 
 from .conftest import ROOT, SPECS
@@ -266,3 +268,59 @@ def test_the_gpu_benchmark_without_a_gpu_says_so_in_one_line():
     assert run.stderr == (
         "bench/gpu_timing.py: no CUDA device here; run it where a GPU is lent (--device cpu: a check)\n"
     )
+
+
+SWEEP = ["sweep", "anynetx_e", "--n", "2", "--flops", "200K:600K", "--epochs", "1", "--data", "synthetic:64"]
+SWEEP += ["--resolution", "16", "--batch-size", "16", "--device", "cpu", "--store", "sweep.db"]
+
+
+def _sweep(*args: str) -> None:
+    result = CliRunner().invoke(main, [*SWEEP, *args], prog_name="specgen")
+    assert result.exit_code == 0, result.output
+
+
+def test_sweep_time_records_each_run_s_forward_and_forward_backward_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _sweep("--time")
+    settings, _, runs = read_store("sweep.db")
+    assert settings["time"] is True and len(runs) == 2
+    for run in runs:
+        assert run["status"] == "done"
+        assert run["forward_seconds"] > 0 and run["forward_backward_seconds"] > 0
+    assert CliRunner().invoke(main, ["sweep", "export", "sweep.db", "-o", "runs.csv"]).exit_code == 0
+    header = (tmp_path / "runs.csv").read_text().splitlines()[0].split(",")
+    assert header[-2:] == ["forward_seconds", "forward_backward_seconds"]
+
+
+def _downgrade_to_format_2(path) -> None:
+    """The store as format 2 wrote it: no timing columns."""
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN forward_seconds")
+    db.execute("ALTER TABLE runs DROP COLUMN forward_backward_seconds")
+    db.execute("UPDATE meta SET value = 'specgen-sweep/2' WHERE key = 'format'")
+    db.commit()
+    db.close()
+
+
+def test_a_store_without_timings_reads_as_before_and_a_resumed_sweep_upgrades_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _sweep()
+    settings, counts, runs = read_store("sweep.db")
+    assert "time" not in settings
+    assert all(key not in run for run in runs for key in TIMING_FIELDS)
+    _downgrade_to_format_2("sweep.db")
+    assert read_store("sweep.db") == (settings, counts, runs)
+    refused = CliRunner().invoke(main, [*SWEEP, "--time"], prog_name="specgen")
+    assert refused.exit_code == 2
+    assert "sweep.db: time: this store holds a sweep with time = None, not True" in refused.stderr
+    db = sqlite3.connect("sweep.db")
+    db.execute("UPDATE runs SET status = 'pending' WHERE id = ?", (runs[1]["id"],))
+    db.commit()
+    db.close()
+    _sweep()
+    db = sqlite3.connect("sweep.db")
+    assert db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("specgen-sweep/3",)
+    db.close()
+    resumed = read_store("sweep.db")[2]
+    assert resumed[0] == runs[0] and resumed[1]["status"] == "done"
+    assert all(key not in run for run in resumed for key in TIMING_FIELDS)

@@ -30,8 +30,11 @@ class Sweep:
     """(min, max) flops at the training resolution; either end may be open."""
 
     def settings(self) -> dict:
+        """The settings a store is bound to; `time` only when on, so stores made before it still match."""
         job = self.job
+        timed = {"time": True} if job.time else {}
         return {
+            **timed,
             "space": self.space,
             "n": self.n,
             "seed": job.seed,

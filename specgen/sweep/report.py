@@ -13,7 +13,15 @@ from specgen.atomic import write_atomic
 from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, percent, table
 from specgen.sweep.cells import neutralize
-from specgen.sweep.store import EXTRA_FIELDS, FINISHED, RESULT_FIELDS, SAMPLE_FIELDS, read_results, read_store
+from specgen.sweep.store import (
+    EXTRA_FIELDS,
+    FINISHED,
+    RESULT_FIELDS,
+    SAMPLE_FIELDS,
+    TIMING_FIELDS,
+    read_results,
+    read_store,
+)
 
 STATUSES = ("pending", "running", *FINISHED)
 BEST_SHOWN = 5
@@ -93,14 +101,17 @@ def export(path: str | Path, out: str | Path) -> int:
         text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in runs)
     else:
         fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS
+        if any(key in r for r in runs for key in TIMING_FIELDS):  # a sweep without --time exports as before
+            fields += TIMING_FIELDS
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is then quoted
         writer.writerow(fields)
         for r in runs:
+            cells = [r.get(f) for f in fields]  # a failed run of a timed sweep has no timings
             writer.writerow(
                 [
-                    neutralize(json.dumps(r[f], allow_nan=False) if isinstance(r[f], dict | list) else r[f])
-                    for f in fields
+                    neutralize(json.dumps(c, allow_nan=False) if isinstance(c, dict | list) else c)
+                    for c in cells
                 ]
             )
         text = buffer.getvalue()

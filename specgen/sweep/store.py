@@ -9,6 +9,9 @@ most some rows `running`; the next run of the same command redoes those.
 Every command that reads a store (`sweep run`, `sweep status`, `sweep export`,
 `analyze`) reads it through `Store.read`, so all refuse the same damage.
 This module needs no torch: analysis reads stores through `read_results`.
+
+Format 3 added the timings of `sweep --time` (two columns). A format-2 store reads as it always did
+(its runs have no timing fields) and is upgraded in place, in one transaction, when a sweep resumes it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 
 from specgen.errors import ROOT, SpecError, json_type, named, shown
 
-FORMAT = "specgen-sweep/2"
+FORMAT = "specgen-sweep/3"
+EARLIER_FORMATS = ("specgen-sweep/2",)
+"""Formats read as they are and upgraded by the next sweep: their runs lack only TIMING_FIELDS."""
 FINISHED = ("done", "diverged", "failed")
 SAMPLE_FIELDS = ("id", "space", "seed", "index", "design", "resolution", "flops", "params", "acts", "spec")
 RESULT_FIELDS = ("status", "error", "best_error", "epochs")
@@ -38,6 +43,9 @@ EXTRA_FIELDS = (
     "message",
     "versions",
 )
+TIMING_FIELDS = ("forward_seconds", "forward_backward_seconds")
+"""`sweep --time`: the median seconds of a forward (eval) and a forward+backward (train) call of the
+trained network at the training batch size; a run has them only when its sweep timed it."""
 NUMBER_FIELDS = (
     "seed",
     "index",
@@ -52,9 +60,16 @@ NUMBER_FIELDS = (
     "attempts",
     "train_seconds",
     "finished_at",
+    *TIMING_FIELDS,
 )
 """Columns read as numbers: SQLite keeps text put in a numeric column as text."""
 
+_UPGRADE = {
+    "specgen-sweep/2": (
+        "ALTER TABLE runs ADD COLUMN forward_seconds REAL",
+        "ALTER TABLE runs ADD COLUMN forward_backward_seconds REAL",
+    ),
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -81,7 +96,9 @@ CREATE TABLE IF NOT EXISTS runs (
     claimed_at REAL,
     finished_at REAL,
     train_seconds REAL,
-    versions TEXT
+    versions TEXT,
+    forward_seconds REAL,
+    forward_backward_seconds REAL
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -101,6 +118,7 @@ class Store:
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path, self.db = path, db
         self._writer: int | None = None
+        self.format = FORMAT
 
     @classmethod
     def create(cls, path: str | Path) -> Store:
@@ -144,6 +162,11 @@ class Store:
             _unlink(fresh)
             raise
         store._lock_for_writing()
+        try:
+            store._upgrade()  # only once the store is ours alone
+        except SpecError:
+            store.close()
+            raise
         return store
 
     def _lock_for_writing(self) -> None:
@@ -197,8 +220,20 @@ class Store:
             row = None
         if row is None:
             raise SpecError(str(self.path), ROOT, "expected a specgen sweep store (SQLite)")
-        if row[0] != FORMAT:
-            raise SpecError(str(self.path), "format", f"expected {FORMAT}, got {row[0]!r}")
+        if row[0] != FORMAT and row[0] not in EARLIER_FORMATS:
+            expected = " or ".join((FORMAT, *EARLIER_FORMATS))
+            raise SpecError(str(self.path), "format", f"expected {expected}, got {row[0]!r}")
+        self.format = row[0]
+
+    def _upgrade(self) -> None:
+        """An earlier format's store to this one, in one transaction: its runs are kept as they are."""
+        if self.format == FORMAT:
+            return
+        with self.transaction():
+            for statement in _UPGRADE[self.format]:
+                self.db.execute(statement)
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
+        self.format = FORMAT
 
     def _check_integrity(self) -> None:
         """SQLite's own check: bytes overwritten inside a page can still read back as plausible rows.
@@ -340,8 +375,8 @@ class Store:
             )
             self.db.execute(
                 "UPDATE runs SET status = ?, error = ?, best_error = ?, onnx_error = ?, epochs = ?,"
-                " device = ?, precision = ?, message = ?, finished_at = ?, train_seconds = ?, versions = ?"
-                " WHERE id = ?",
+                " device = ?, precision = ?, message = ?, finished_at = ?, train_seconds = ?, versions = ?,"
+                " forward_seconds = ?, forward_backward_seconds = ? WHERE id = ?",
                 (
                     status,
                     result.get("error"),
@@ -354,6 +389,7 @@ class Store:
                     time.time(),
                     result.get("seconds"),
                     json.dumps(result.get("versions", {}), sort_keys=True, allow_nan=False),
+                    *(result.get(key) for key in TIMING_FIELDS),
                     run_id,
                 ),
             )
@@ -365,13 +401,16 @@ class Store:
         """Every run as a dict (the sample's fields, the result's, the bookkeeping), in sample order.
 
         Each is checked: JSON columns parse, numbers are numbers, and a run `done` has its error
-        (analysis would refuse it later, after the store was trusted).
+        (analysis would refuse it later, after the store was trusted). A run that was not timed has no
+        TIMING_FIELDS, so a store without timings reads as it did before they existed.
         """
-        columns = [f'"{c}"' for c in SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS]
+        fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS + TIMING_FIELDS
+        timed = self.format == FORMAT  # an earlier format's store has no timing columns
+        columns = [f'"{c}"' if timed or c not in TIMING_FIELDS else "NULL" for c in fields]
         rows = self._rows(f'SELECT {", ".join(columns)} FROM runs ORDER BY "index", id')
         out = []
         for row in rows:
-            item = dict(zip(SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS, row, strict=True))
+            item = dict(zip(fields, row, strict=True))
             for key in ("design", "spec", "versions"):
                 item[key] = self._json_column(item, key)
             for key in NUMBER_FIELDS:
@@ -381,6 +420,9 @@ class Store:
                 raise SpecError(
                     self._run(item), "error", "expected a number for a run with status 'done', got null"
                 )
+            for key in TIMING_FIELDS:
+                if item[key] is None:
+                    del item[key]
             out.append(item)
         return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specgen.errors import SpecError
+from specgen.sweep.store import TIMING_FIELDS
 from specgen.train.modules import DEFAULT_CACHE
 from specgen.train.schedule import Schedule
 
@@ -29,6 +30,8 @@ class Job:
     precision: str = "auto"
     cache_dir: str = str(DEFAULT_CACHE)
     onnx_check: bool = True
+    time: bool = False
+    """Also time each trained network: its forward and forward+backward call at the training batch size."""
 
 
 def trainer_for(job: Job):
@@ -67,11 +70,25 @@ def train_task(job: Job, spec: dict) -> dict:
     try:
         trainer = trainer_for(job)
         net = NetworkSpec.model_validate(spec)
-        return trainer.train(net, job.schedule, job.seed, onnx_check=job.onnx_check).to_json()
+        result = trainer.train(net, job.schedule, job.seed, onnx_check=job.onnx_check).to_json()
+        if job.time:  # a diverged network runs as fast as a trained one: it is timed too
+            result |= timings(trainer, net, job)
+        return result
     except SpecError as e:
         return {"status": "invalid", "spec_error": [e.source, e.path, e.message]}
     except Exception as e:  # recorded as a failed run: one bad network must not stop a sweep
         return failed_result(job, e)
+
+
+def timings(trainer, net, job: Job) -> dict:
+    """The store's timing fields of `net` as trained (fitted to the data), on the trainer's device."""
+    from specgen.train.timing import median_times
+    from specgen.train.trainer import fit_to_data
+
+    fitted = fit_to_data(net, trainer.data)
+    batch = job.schedule.batch_size
+    times = median_times(fitted, trainer.device, trainer.precision, batch, trainer.cache_dir)
+    return dict(zip(TIMING_FIELDS, times, strict=True))
 
 
 def failed_result(job: Job, error: BaseException) -> dict:

@@ -39,6 +39,7 @@ from specgen.train.trainer import (
 RUNTIMES = ("torch", "onnxruntime")
 MODES = ("eval", "train")  # onnxruntime runs a graph for inference only: eval
 PROGRESS_DELAY = 2.0  # seconds before the progress bar shows: short runs print only their table
+SWEEP_WARMUP, SWEEP_REPEATS = 2, 5  # `sweep --time`: a few calls, small beside a training run
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,16 @@ def time_all(
     finally:
         bar.close()
     return out
+
+
+def median_times(
+    net: NetworkSpec, device: torch.device, precision: str, batch_size: int, cache_dir=DEFAULT_CACHE
+) -> tuple[float, float]:
+    """`sweep --time`: the median seconds of a forward and a forward+backward call of the emitted module."""
+    settings = Settings(device, precision, batch_size, warmup=SWEEP_WARMUP, repeats=SWEEP_REPEATS)
+    rows = plan([(net.name, net)], ["torch"], MODES)
+    forward, forward_backward = time_all(rows, settings, cache_dir, progress=False)
+    return forward.quartiles()[1], forward_backward.quartiles()[1]
 
 
 def timed_calls(call: Callable[[], None], settings: Settings, step: Callable[[], None]) -> Iterator[float]:
