@@ -111,6 +111,10 @@ def plan(
     nets: Sequence[tuple[str, NetworkSpec]], runtimes: Sequence[str], modes: Sequence[str]
 ) -> list[tuple[str, NetworkSpec, str, str]]:
     """(source, network, runtime, mode) for every row of the table; onnxruntime rows are eval only."""
+    if tuple(runtimes) == ("onnxruntime",) and "eval" not in modes:
+        raise SpecError(
+            "--mode", ROOT, "expected eval or both with --runtime onnxruntime, which runs inference only"
+        )
     return [
         (source, net, runtime, mode)
         for source, net in nets
