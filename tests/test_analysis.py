@@ -1,16 +1,21 @@
 """The analysis library against its definitions (docs/reference.md §6)."""
 
 import itertools
+import json
 import math
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from specgen import limits
 from specgen.analysis.bootstrap import bootstrap_range
+from specgen.analysis.bulk import plainly_valid_networks
 from specgen.analysis.edf import (
     EXACT_MAX_N,
     asymptotic_pvalue,
@@ -22,8 +27,14 @@ from specgen.analysis.edf import (
     normalized_weights,
 )
 from specgen.analysis.fit import MAX_SLOPE, e_fit, fit_quantized_linear, slopes
+from specgen.analysis.parameters import parameter_columns
+from specgen.analysis.results import load_results, plainly_valid_rows, result_from_row
+from specgen.errors import SpecError
 from specgen.regnet import block_widths
-from specgen.testing import regnet_specs
+from specgen.sampler import sample
+from specgen.spaces import load_space
+from specgen.spec import NetworkSpec, Stage
+from specgen.testing import invalid_specs, network_specs, regnet_specs
 
 # Errors on a coarse grid, so samples share values (ties) as real top-1 errors do.
 errors = st.lists(st.integers(0, 40).map(lambda k: k / 40), min_size=1, max_size=60)
@@ -257,3 +268,314 @@ def test_fit_is_no_worse_than_the_parameters_that_made_the_widths():
 
 def test_e_fit_is_the_mean_absolute_log_ratio():
     assert e_fit(np.array([16, 8]), np.array([8, 8])) == pytest.approx(np.log(2) / 2)
+
+
+# --- reading results: rows checked column-wise give the same verdicts and messages as one by one ----------
+
+_BIG, _NAN, _INF = 10**30, float("nan"), float("inf")
+_NETWORK_EDGES = {
+    "name": ["n", "a" * 64, "a" * 65, "a\n", "a\nb", "-a", "a.b_c-d", "", 7],
+    "stem_width": [0, 1, 8, limits.MAX_STEM_WIDTH, limits.MAX_STEM_WIDTH + 1, _BIG, True, 8.0],
+    "num_classes": [0, 1, limits.MAX_CLASSES, limits.MAX_CLASSES + 1],
+    "in_channels": [0, 1, limits.MAX_IN_CHANNELS, limits.MAX_IN_CHANNELS + 1],
+    "resolution": [0, 1, 2, 64, limits.MAX_RESOLUTION, limits.MAX_RESOLUTION + 1, -(2**70)],
+    "se_ratio": [0.0, -0.0, 0.01, 0.05, 0.25, 1.0, 1.01, -0.5, _NAN, _INF, 0, True, None],
+    "kind": ["anynet", "regnet", None],
+}
+_STAGE_EDGES = {
+    "depth": [0, 1, 3, limits.MAX_STAGE_DEPTH, limits.MAX_STAGE_DEPTH + 1, 2.0],
+    "width": [1, 3, 8, 24, 96, 7392, limits.MAX_WIDTH, limits.MAX_WIDTH + 1, _BIG, "8"],
+    "stride": [0, 1, 2, limits.MAX_STRIDE, limits.MAX_STRIDE + 1],
+    "bottleneck_ratio": [
+        limits.MIN_BOTTLENECK_RATIO,
+        1 / 65,
+        1 / 3,
+        0.25,
+        1.0,
+        1.5,
+        3.0,
+        64.0,
+        65.0,
+        _NAN,
+        1,
+    ],
+    "group_width": [1, 2, 3, 8, 24, limits.MAX_GROUP_WIDTH, limits.MAX_GROUP_WIDTH + 1, False],
+}
+_MISSING = object()
+
+
+@st.composite
+def near_networks(draw) -> dict:
+    """A valid network's data with a few fields set to values at, past or off their bounds (or left out)."""
+    spec = draw(network_specs()).model_dump(mode="json")
+    for _ in range(draw(st.integers(1, 2))):
+        field = draw(st.sampled_from(sorted(_NETWORK_EDGES) + sorted(_STAGE_EDGES)))
+        target = spec
+        if field in _STAGE_EDGES:
+            target = spec["stages"][draw(st.integers(0, len(spec["stages"]) - 1))]
+        value = draw(st.sampled_from([*_NETWORK_EDGES.get(field, _STAGE_EDGES.get(field)), _MISSING]))
+        if value is _MISSING:
+            target.pop(field, None)
+        else:
+            target[field] = value
+    if draw(st.integers(0, 9)) == 0:  # every stage as deep, or as wide, as one may be
+        field, value = draw(st.sampled_from([("depth", limits.MAX_STAGE_DEPTH), ("width", limits.MAX_WIDTH)]))
+        spec["stages"] = [{**s, field: value, "group_width": 1} for s in spec["stages"]]
+    return spec
+
+
+def _outcome(read) -> tuple:
+    """What reading gives: the networks and designs of the results, or the one line of its refusal."""
+    try:
+        return ("read", [(r.id, r.net, r.status, r.error, r.spec == r.net.model_dump()) for r in read()])
+    except SpecError as e:
+        return ("refused", str(e))
+
+
+def _row_outcomes(rows: list, tmp: Path) -> tuple[tuple, tuple]:
+    """The rows read in bulk (as `load_results` reads a file) and one by one by the models themselves."""
+    path = tmp / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    bulk = _outcome(lambda: load_results(path))
+    sources = [f"{path}:{i}" for i in range(1, len(rows) + 1)]
+    one_by_one = _outcome(
+        lambda: [result_from_row(r, s, str(path)) for r, s in zip(rows, sources, strict=True)]
+    )
+    return bulk, one_by_one
+
+
+def _row(spec: dict, **fields) -> dict:
+    row = {"id": "r1", "space": "s", "design": {"depth": 3}, "flops": 1, "params": 1, "spec": spec}
+    return row | {"error": 0.5, "status": "done"} | fields
+
+
+def _accepted(spec: dict) -> bool:
+    try:
+        NetworkSpec.model_validate(spec, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+@given(network_specs())
+def test_valid_networks_are_plainly_valid(net):
+    assert plainly_valid_networks([net.model_dump(mode="json")]).tolist() == [True]
+
+
+@given(invalid_specs())
+def test_invalid_specs_get_the_same_line_read_in_bulk_as_one_by_one(bad):
+    assert plainly_valid_networks([bad.data]).tolist() == [False]
+    with tempfile.TemporaryDirectory() as tmp:
+        bulk, one_by_one = _row_outcomes([_row(bad.data)], Path(tmp))
+    assert bulk == one_by_one and bulk[0] == "refused"
+    assert bulk[1].split(": ")[1] == f"spec.{bad.path}"
+
+
+def _one_field_changed(spec: dict) -> list[dict]:
+    """The spec with each field (of the network, its first and its last stage) set to each edge value or
+    left out, one at a time."""
+    out = []
+    for field, edges in _NETWORK_EDGES.items():
+        out += [{**spec, field: value} for value in edges]
+        out.append({k: v for k, v in spec.items() if k != field})
+    for i in {0, len(spec["stages"]) - 1}:
+        for field, edges in _STAGE_EDGES.items():
+            for value in [*edges, _MISSING]:
+                stage = {k: v for k, v in spec["stages"][i].items() if k != field}
+                stage |= {} if value is _MISSING else {field: value}
+                out.append({**spec, "stages": [*spec["stages"][:i], stage, *spec["stages"][i + 1 :]]})
+    return out
+
+
+def test_every_field_at_its_edges_gets_networkspecs_verdict():
+    """Every bound and rule, one field at a time, in one batch beside valid networks: plainly valid means
+    valid, and for data in plain form the verdicts are equal."""
+    nets = [
+        NetworkSpec(name="one", stages=[Stage(depth=2, width=8, group_width=8)]),
+        NetworkSpec(
+            name="y",
+            stem_width=16,
+            stages=[Stage(depth=1, width=24, group_width=8), Stage(depth=3, width=96, group_width=24)],
+            se_ratio=0.25,
+        ),
+        NetworkSpec(name="inverted", stages=[Stage(depth=2, width=8, bottleneck_ratio=0.25, group_width=16)]),
+    ]
+    specs = [changed for net in nets for changed in _one_field_changed(net.model_dump())]
+    plain = plainly_valid_networks(specs).tolist()
+    accepted = [_accepted(spec) for spec in specs]
+    assert all(a for p, a in zip(plain, accepted, strict=True) if p)
+    assert [p for p, spec in zip(plain, specs, strict=True) if _plain_form(spec)] == [
+        a for a, spec in zip(accepted, specs, strict=True) if _plain_form(spec)
+    ]
+    assert 0 < sum(plain) < sum(map(_plain_form, specs))  # both verdicts are given
+
+
+@settings(max_examples=500)
+@given(near_networks())
+def test_networks_near_their_bounds_get_networkspecs_verdict_and_line(spec):
+    """Plainly valid means valid; for data in plain form (every field, of its own type) the verdicts
+    are equal; and reading in bulk gives what reading one by one gives, to the message."""
+    plain = plainly_valid_networks([spec])[0]
+    assert not plain or _accepted(spec)
+    if _plain_form(spec):
+        assert plain == _accepted(spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        bulk, one_by_one = _row_outcomes([_row(spec)], Path(tmp))
+    assert bulk == one_by_one
+
+
+_NETWORK_TYPES = {
+    "kind": str,
+    "name": str,
+    "stem_width": int,
+    "stages": list,
+    "se_ratio": float,
+    "num_classes": int,
+    "in_channels": int,
+    "resolution": int,
+}
+_STAGE_TYPES = {"depth": int, "width": int, "stride": int, "bottleneck_ratio": float, "group_width": int}
+
+
+def _plain_form(spec: dict) -> bool:
+    """Every field given, of the type NetworkSpec holds it in (a float for a float), 1 to 8 stages."""
+
+    def typed(data: object, types: dict) -> bool:
+        return (
+            type(data) is dict
+            and data.keys() == types.keys()
+            and all(type(data[k]) is t for k, t in types.items())
+        )
+
+    return (
+        typed(spec, _NETWORK_TYPES)
+        and 0 < len(spec["stages"]) <= limits.MAX_STAGES
+        and all(typed(s, _STAGE_TYPES) for s in spec["stages"])
+    )
+
+
+_ROW_EDGES = {
+    "id": ["r1", "", "x" * 128, "x" * 129, "a\x00b", "a\nb", 7, None],
+    "space": ["s", "../x", "a" * 65, "", None, 1],
+    "flops": [0, -1, limits.MAX_FLOPS, limits.MAX_FLOPS + 1, 10**400, 1.0, True, None],
+    "params": [0, -1, limits.MAX_PARAMS, limits.MAX_PARAMS + 1, "1"],
+    "error": [0, 1, 0.0, 1.0, 0.5, -0.1, 1.5, _NAN, _INF, None, True, "0.3"],
+    "status": ["done", "diverged", "failed", "lost", None, 1, ["done"]],
+    "design": [{}, {"w0": None}, [], None, "x"],
+    "spec": [[], None],
+}
+_DESIGN_EDGES = {
+    "w0": [0, 1, limits.MAX_W0, limits.MAX_W0 + 1, 8.0, True, None, 10**400],
+    "wa": [0, 0.0, -0.0, -1e-9, limits.MAX_WA, 4096.5, _INF, _NAN, 1e308, True, "1"],
+    "wm": [1, 1.0, 1.0000001, 2, limits.MAX_WM, 16.5, _NAN, None],
+    "group_width": [0, 1, limits.MAX_GROUP_WIDTH, limits.MAX_GROUP_WIDTH + 1, 8.0],
+    "bottleneck_ratio": [limits.MIN_BOTTLENECK_RATIO, 0.0, 1, 1.0, 64, 64.5, False],
+    "extra": [None, "anything", [1, 2]],
+}
+
+
+def test_every_row_field_at_its_edges_gets_the_models_verdict():
+    """Every rule of a row and its design, one field at a time, in one batch: the verdicts are equal."""
+    row = _row(NetworkSpec(name="n", stages=[Stage(depth=2, width=8, group_width=8)]).model_dump())
+    rows = [{k: v for k, v in row.items() if k != field} for field in row]
+    rows += [row | {field: value} for field, edges in _ROW_EDGES.items() for value in edges]
+    rows += [row | {"design": {field: value}} for field, edges in _DESIGN_EDGES.items() for value in edges]
+
+    def accepted(row: dict) -> bool:
+        try:
+            result_from_row(row, "r.jsonl:1", "r.jsonl")
+        except SpecError:
+            return False
+        return True
+
+    verdicts = [accepted(r) for r in rows]
+    assert plainly_valid_rows(rows).tolist() == verdicts
+    assert 0 < sum(verdicts) < len(rows)
+
+
+@settings(max_examples=500)
+@given(network_specs(), st.data())
+def test_rows_near_their_bounds_get_the_models_verdict_and_line(net, data):
+    row = _row(net.model_dump(mode="json"))
+    for _ in range(data.draw(st.integers(0, 3))):
+        if data.draw(st.booleans()) and isinstance(row.get("design"), dict):
+            field = data.draw(st.sampled_from(sorted(_DESIGN_EDGES)))
+            row["design"] = row["design"] | {field: data.draw(st.sampled_from(_DESIGN_EDGES[field]))}
+        else:
+            field = data.draw(st.sampled_from(sorted(_ROW_EDGES)))
+            value = data.draw(st.sampled_from([*_ROW_EDGES[field], _MISSING]))
+            row = {k: v for k, v in row.items() if k != field} | ({} if value is _MISSING else {field: value})
+    plain = plainly_valid_rows([row])[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        bulk, one_by_one = _row_outcomes([row], Path(tmp))
+    assert plain == (one_by_one[0] == "read")  # the row's rules hold no form: the verdicts are equal
+    assert bulk == one_by_one
+
+
+def test_the_first_bad_row_is_refused_whatever_was_read_in_bulk(tmp_path):
+    """Rows in another form (a default left out) are read one by one between plain ones, in order."""
+    nets = [NetworkSpec(name=f"n{i}", stages=[Stage(depth=1, width=8, group_width=8)]) for i in range(4)]
+    rows = [_row(n.model_dump(mode="json"), id=f"r{i}") for i, n in enumerate(nets)]
+    del rows[1]["spec"]["stages"][0]["stride"]  # valid, the default
+    rows[2]["spec"]["se_ratio"] = 0  # valid, an integer for a float
+    rows[3]["spec"]["stages"][0]["group_width"] = 3  # the first bad row
+    rows.append(_row(nets[0].model_dump(mode="json"), id="r4", flops=-1))
+    assert plainly_valid_rows(rows).tolist() == [True, False, False, False, False]
+    bulk, one_by_one = _row_outcomes(rows, tmp_path)
+    assert bulk == one_by_one
+    path = tmp_path / "rows.jsonl"
+    assert bulk[1] == f"{path}:4: spec.stages[0].group_width: must divide the bottleneck width 8, got 3"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows[:3]))
+    read = load_results(path)
+    assert [r.net for r in read] == nets[:3]
+    assert [r.spec for r in read] == [n.model_dump() for n in nets[:3]]  # every field, of its own type
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"resolution": limits.MAX_RESOLUTION},  # past the flops limit
+        {  # past int64 if counted in it: left to NetworkSpec's exact count
+            "stages": [
+                {"depth": 1, "width": 16384, "stride": 2, "bottleneck_ratio": 1 / 64, "group_width": 1}
+            ],
+            "resolution": limits.MAX_RESOLUTION,
+        },
+        {"stages": [{"depth": 128, "width": 8, "stride": 1, "bottleneck_ratio": 1.0, "group_width": 8}] * 3},
+        {"se_ratio": 0.01},  # an SE width of 0
+    ],
+)
+def test_networks_past_the_limits_are_refused_as_networkspec_refuses_them(tmp_path, change):
+    valid = NetworkSpec(name="n", stages=[Stage(depth=4, width=2048, group_width=8)]).model_dump()
+    assert plainly_valid_networks([valid]).tolist() == [True]
+    spec = valid | change
+    assert not _accepted(spec) and plainly_valid_networks([spec]).tolist() == [False]
+    bulk, one_by_one = _row_outcomes([_row(spec)], tmp_path)
+    assert bulk == one_by_one and bulk[0] == "refused"
+
+
+@pytest.mark.parametrize("space", ["regnetx", "anynetx_a", "anynetx_e"])
+def test_parameter_columns_are_the_networks_values(tmp_path, space):
+    """Read from the specs' data for every result, they are what each result's NetworkSpec says."""
+    samples = sample(load_space(space), 12, seed=1, resolution=32)
+    rows = [s.to_json() | {"error": 0.1 + i / 100} for i, s in enumerate(samples)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results = load_results(path)
+    columns = parameter_columns(results)
+    assert columns["depth"].tolist() == [sum(r.net.depths) for r in results]
+    for i in range(max(len(r.net.stages) for r in results)):
+        expected = [r.net.widths[i] if i < len(r.net.stages) else None for r in results]
+        assert [None if np.isnan(w) else w for w in columns[f"w{i + 1}"].tolist()] == expected
+    for name, attribute in (("b", "bottleneck_ratio"), ("g", "group_width")):
+        drawn = [r.design.get(attribute) for r in results]
+        values = [
+            [d] * len(r.net.stages) if d is not None else [getattr(s, attribute) for s in r.net.stages]
+            for d, r in zip(drawn, results, strict=True)
+        ]
+        if name in columns:
+            assert all(len(set(v)) == 1 for v in values)
+            assert columns[name].tolist() == [v[0] for v in values]
+        else:
+            assert columns[f"{name}1"].tolist() == [v[0] for v in values]
+    assert columns["flops"].tolist() == [r.flops for r in results]

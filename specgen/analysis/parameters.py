@@ -19,36 +19,39 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _per_stage(results: list[Result], name: str, values) -> dict[str, list[float]]:
-    stages = max(len(r.net.stages) for r in results)
-    return {
-        f"{name}{i + 1}": [values(r)[i] if i < len(r.net.stages) else np.nan for r in results]
-        for i in range(stages)
-    }
+def _stage_table(results: list[Result], field: str) -> np.ndarray:
+    """One stage field of every network as a (results, most stages) table, NaN past a network's last
+    stage; read from the specs' data, built into no NetworkSpec."""
+    stages = [r.spec["stages"] for r in results]
+    counts = np.fromiter(map(len, stages), np.int64, len(stages))
+    table = np.full((len(stages), counts.max()), np.nan)
+    table[np.arange(table.shape[1]) < counts[:, None]] = [s[field] for each in stages for s in each]
+    return table
 
 
-def _shared_or_per_stage(results: list[Result], name: str, attribute: str) -> dict[str, list[float]]:
-    def values(r: Result) -> list[float]:
-        # A RegNet design draws one value for all stages; its spec may show it changed by compatibility.
-        drawn = r.design.get(attribute)
-        if _number(drawn):
-            return [float(drawn)] * len(r.net.stages)
-        return [float(getattr(s, attribute)) for s in r.net.stages]
+def _per_stage(name: str, table: np.ndarray) -> dict[str, np.ndarray]:
+    return {f"{name}{i + 1}": table[:, i] for i in range(table.shape[1])}
 
-    if all(len(set(values(r))) == 1 for r in results):
-        return {name: [values(r)[0] for r in results]}
-    return _per_stage(results, name, values)
+
+def _shared_or_per_stage(results: list[Result], name: str, field: str) -> dict[str, np.ndarray]:
+    table = _stage_table(results, field)
+    # A RegNet design draws one value for all stages; its spec may show it changed by compatibility.
+    drawn = np.array([float(v) if _number(v := r.design.get(field)) else np.nan for r in results])
+    table = np.where(np.isnan(drawn)[:, None] | np.isnan(table), table, drawn[:, None])
+    if np.array_equal(np.nanmin(table, axis=1), np.nanmax(table, axis=1)):
+        return {name: table[:, 0]}
+    return _per_stage(name, table)
 
 
 def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     """Parameter name -> one value per result (NaN where a result lacks it), in plotting order."""
-    columns: dict[str, list[float]] = {"depth": [float(sum(r.net.depths)) for r in results]}
-    columns |= _per_stage(results, "w", lambda r: [float(w) for w in r.net.widths])
+    columns = {"depth": np.nansum(_stage_table(results, "depth"), axis=1)}
+    columns |= _per_stage("w", _stage_table(results, "width"))
     columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio")
     columns |= _shared_or_per_stage(results, "g", "group_width")
     for name in REGNET:
         values = [r.design.get(name) for r in results]
         if any(_number(v) for v in values):
-            columns[name] = [float(v) if _number(v) else np.nan for v in values]
-    columns["flops"] = [float(r.flops) for r in results]
-    return {name: np.asarray(v, dtype=np.float64) for name, v in columns.items()}
+            columns[name] = np.array([float(v) if _number(v) else np.nan for v in values])
+    columns["flops"] = np.array([float(r.flops) for r in results])
+    return columns

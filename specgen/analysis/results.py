@@ -23,12 +23,25 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specgen import limits
+from specgen.analysis.bulk import (
+    integers,
+    names,
+    numbers,
+    of_type,
+    one_of,
+    plainly_valid_networks,
+    printable,
+    within,
+)
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
@@ -90,7 +103,11 @@ class _Row(BaseModel):
 
 @dataclass(frozen=True)
 class Result:
-    """One trained sample: where it came from, its design, network and outcome."""
+    """One trained sample: where it came from, its design, network and outcome.
+
+    The network is kept as the checked data: analysis reads its stages for every sample, and builds
+    the NetworkSpec (`net`) only for the few it looks at closer.
+    """
 
     source: str
     where: str
@@ -100,10 +117,15 @@ class Result:
     design: dict[str, Any]
     flops: int
     params: int
-    net: NetworkSpec
+    spec: dict[str, Any]
+    """A valid NetworkSpec's fields as data, every one given (`stages`: a list of dicts)."""
     status: str
     """'done', 'diverged' or 'failed'."""
     error: float | None
+
+    @cached_property
+    def net(self) -> NetworkSpec:
+        return NetworkSpec.model_validate(self.spec, strict=True)
 
     @property
     def analysis_error(self) -> float:
@@ -133,41 +155,98 @@ def result_from_row(row: object, source: str, origin: str) -> Result:
         raise _inside("spec", e) from None
     if not isinstance(net, NetworkSpec):
         raise SpecError(source, "spec.kind", f"expected 'anynet' (a resolved network), got {shown(net.kind)}")
-    status = checked.status or ("done" if checked.error is not None else "diverged")
+    return _result(row, source, origin, net.model_dump())
+
+
+def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result:
+    """The Result of a valid row."""
+    error = None if row["error"] is None else float(row["error"])
+    status = row.get("status") or ("done" if error is not None else "diverged")
     return Result(
         origin,
         source,
-        checked.id,
-        checked.space,
+        row["id"],
+        row["space"],
         row["design"],
-        checked.flops,
-        checked.params,
-        net,
+        row["flops"],
+        row["params"],
+        spec,
         status,
-        checked.error,
+        error,
     )
+
+
+_STATUSES = frozenset({None, "done", "diverged", "failed"})
+_REQUIRED = frozenset(COLUMNS)
+
+
+def plainly_valid_rows(rows: list) -> np.ndarray:
+    """True where a row keeps every rule of _Row and its spec is plainly a valid NetworkSpec (see
+    `bulk`), checked column-wise; False where `result_from_row` must decide, and word a refusal.
+
+    The rules of _Row and _Design again, over columns: the tests prove both give the same verdicts.
+    """
+    out = np.zeros(len(rows), bool)
+    where = np.flatnonzero(
+        [type(r) is dict and r.keys() >= _REQUIRED and type(r["design"]) is dict for r in rows]
+    )
+    rows = [rows[i] for i in where]
+
+    def column(field: str) -> list:
+        return list(map(itemgetter(field), rows))
+
+    ok = printable(column("id"), MAX_ID_LENGTH) & names(column("space"))
+    ok &= within(integers(column("flops")), 0, limits.MAX_FLOPS)
+    ok &= within(integers(column("params")), 0, limits.MAX_PARAMS)
+    errors = column("error")
+    no_error = of_type(errors, type(None))
+    ok &= no_error | within(numbers(errors, (int, float)), 0.0, 1.0)
+    statuses = [r.get("status") for r in rows]
+    ok &= one_of(statuses, _STATUSES)
+    if no_error.any():
+        ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
+    designs = [r["design"] for r in rows]
+
+    def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
+        values = [d.get(field) for d in designs]
+        return of_type(values, type(None)) | valid(numbers(values, kinds))
+
+    ok &= drawn("w0", (int,), lambda x: within(x, 1, limits.MAX_W0))  # gt=0, on integers
+    ok &= drawn("wa", (int, float), lambda x: within(x, 0.0, limits.MAX_WA))
+    ok &= drawn("wm", (int, float), lambda x: (x > 1) & (x <= limits.MAX_WM))
+    ok &= drawn("group_width", (int,), lambda x: within(x, 1, limits.MAX_GROUP_WIDTH))
+    b = (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO)
+    ok &= drawn("bottleneck_ratio", (int, float), lambda x: within(x, *b))
+    ok &= plainly_valid_networks([r["spec"] for r in rows])
+    out[where] = ok
+    return out
+
+
+def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
+    """Results of rows, the first bad one refused: rows checked column-wise, the others one by one."""
+    plain = plainly_valid_rows(rows)
+    return [
+        _result(row, source, origin, row["spec"]) if ok else result_from_row(row, source, origin)
+        for row, source, ok in zip(rows, sources, plain, strict=True)
+    ]
 
 
 def _jsonl_rows(text: str, path: str) -> list[Result]:
     lines = [(lineno, line) for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
+    sources = [f"{path}:{lineno}" for lineno, _ in lines]
     try:  # every line in one call, at C speed; a line that does not parse on its own is found below
         rows = json.loads(f"[{','.join(line for _, line in lines)}]", object_pairs_hook=refuse_duplicates)
     except (ValueError, RecursionError):
         rows = None
-    if rows is not None and len(rows) == len(lines):
-        return [
-            result_from_row(row, f"{path}:{lineno}", path)
-            for (lineno, _), row in zip(lines, rows, strict=True)
-        ]
-    out = []
-    for lineno, line in lines:
-        source = f"{path}:{lineno}"
-        try:
-            row = json.loads(line, object_pairs_hook=refuse_duplicates)
-        except (ValueError, RecursionError) as e:
-            raise SpecError(source, ROOT, f"invalid JSON: {e}") from None
-        out.append(result_from_row(row, source, path))
-    return out
+    if rows is None or len(rows) != len(lines):
+        rows = []
+        for source, (_, line) in zip(sources, lines, strict=True):
+            try:
+                rows.append(json.loads(line, object_pairs_hook=refuse_duplicates))
+            except (ValueError, RecursionError) as e:
+                _results(rows, sources[: len(rows)], path)  # a bad row above is reported first
+                raise SpecError(source, ROOT, f"invalid JSON: {e}") from None
+    return _results(rows, sources, path)
 
 
 def _csv_cell(column: str, cell: str, source: str) -> object:
@@ -202,16 +281,21 @@ def _csv_rows(text: str, path: str) -> list[Result]:
     twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
     if twice is not None:
         raise SpecError(f"{path}:1", twice, "expected each column once in the header, got it twice")
-    out = []
-    for cells in reader:
-        source = f"{path}:{reader.line_num}"
-        if not cells:
-            continue
-        if len(cells) != len(header):
-            raise SpecError(source, ROOT, f"expected {len(header)} cells as in the header, got {len(cells)}")
-        values = {k: _csv_cell(k, restore(v), source) for k, v in zip(header, cells, strict=True)}
-        out.append(result_from_row(values, source, path))
-    return out
+    rows, sources = [], []
+    try:
+        for cells in reader:
+            source = f"{path}:{reader.line_num}"
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                message = f"expected {len(header)} cells as in the header, got {len(cells)}"
+                raise SpecError(source, ROOT, message)
+            rows.append({k: _csv_cell(k, restore(v), source) for k, v in zip(header, cells, strict=True)})
+            sources.append(source)
+    except SpecError:
+        _results(rows, sources, path)  # a bad row above is reported first
+        raise
+    return _results(rows, sources, path)
 
 
 def _store_rows(path: str) -> list[Result]:
@@ -219,7 +303,8 @@ def _store_rows(path: str) -> list[Result]:
         from specgen.sweep.store import read_results
     except ImportError:
         raise SpecError(path, ROOT, "expected a .jsonl or .csv results file or a sweep store") from None
-    return [result_from_row(row, f"{path}: {named(row['id'])}", path) for row in read_results(path)]
+    rows = read_results(path)
+    return _results(rows, [f"{path}: {named(row['id'])}" for row in rows], path)
 
 
 def load_results(path: str | Path) -> list[Result]:

@@ -1,0 +1,174 @@
+"""NetworkSpec's rules checked column-wise over many specs at once (NumPy), for reading results fast.
+
+NetworkSpec stays the one definition of a valid network: `plainly_valid_networks` only tells which
+specs need not go through it. True means the spec is in the plain form a NetworkSpec is written in
+(every field given, each of its own type) and keeps every rule NetworkSpec has: the bounds of
+`specgen.limits`, whole bottleneck widths that the group width divides, the total depth, SE widths
+of at least one channel, and the params and flops limits. False means it breaks one, or is in another
+form (a default left out, an integer for a float): NetworkSpec itself then decides, and words any
+refusal. The tests prove the verdicts equal NetworkSpec's.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import suppress
+from operator import itemgetter
+
+import numpy as np
+
+from specgen import complexity, limits
+from specgen.spec import NetworkSpec, Stage
+
+NETWORK_FIELDS = frozenset(NetworkSpec.model_fields)
+STAGE_FIELDS = frozenset(Stage.model_fields)
+_NAME = re.compile(limits.NAME_PATTERN)
+_NAMES = re.compile(f"(?:{limits.NAME_PATTERN.removeprefix('^').removesuffix('$')}\n)*")
+_NO_STAGE = dict.fromkeys(STAGE_FIELDS)
+_INT64_SAFE = 2.0**56
+"""Networks whose depth x (widest width)^2 x (largest map)^2 is below this are counted in int64 with room
+(each block adds less than 16 such products); wider ones are left to NetworkSpec's exact count."""
+
+
+def of_type(values: list, kind: type) -> np.ndarray:
+    """Where a value is exactly of type `kind` (a bool is no int)."""
+    kinds = set(map(type, values))
+    if kinds <= {kind} or kind not in kinds:  # the common cases, at C speed
+        return np.full(len(values), kind in kinds)
+    return np.array([type(v) is kind for v in values], bool)
+
+
+def integers(values: list) -> np.ndarray:
+    """Integers as int64; anything else (a bool, a float, past int64) as -1, which every bound refuses."""
+    if set(map(type, values)) <= {int}:
+        with suppress(OverflowError):
+            return np.array(values, dtype=np.int64)
+    return np.array([v if type(v) is int and -1 < v < 2**63 else -1 for v in values], np.int64)
+
+
+def numbers(values: list, kinds: tuple[type, ...] = (float,)) -> np.ndarray:
+    """Values of the given types as float64; anything else (None too) as NaN, which every bound refuses."""
+    if set(map(type, values)) <= {*kinds, type(None)}:
+        with suppress(OverflowError):  # an integer past a float's range
+            return np.array(values, dtype=np.float64)
+    return np.array([float(v) if type(v) in kinds and abs(v) < 2**63 else np.nan for v in values])
+
+
+def names(values: list) -> np.ndarray:
+    """Where a value is a name as `spec.Name` allows."""
+    if set(map(type, values)) <= {str}:
+        joined = "\n".join(values)  # all at once: names hold no newline, so the lines are the values
+        if joined.count("\n") == len(values) - 1 and _NAMES.fullmatch(joined + "\n"):
+            return np.ones(len(values), bool)
+    return np.array([type(v) is str and _NAME.fullmatch(v) is not None for v in values], bool)
+
+
+def printable(values: list, max_length: int) -> np.ndarray:
+    """Where a value is a string of 1 to `max_length` printable characters."""
+    if set(map(type, values)) <= {str} and "".join(values).isprintable():
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+        return (lengths > 0) & (lengths <= max_length)
+    return np.array([type(v) is str and 0 < len(v) <= max_length and v.isprintable() for v in values], bool)
+
+
+def one_of(values: list, allowed: frozenset) -> np.ndarray:
+    """Where a value is None or a string in `allowed` (which holds None and strings only)."""
+    if set(map(type, values)) <= {str, type(None)} and set(values) <= allowed:
+        return np.ones(len(values), bool)
+    return np.array([type(v) in (str, type(None)) and v in allowed for v in values], bool)
+
+
+def within(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """low <= x <= high (NaN is never within)."""
+    return (low <= x) & (x <= high)
+
+
+def plainly_valid_networks(specs: list) -> np.ndarray:
+    """True where a spec is a valid NetworkSpec in plain form; False where NetworkSpec must decide."""
+    out = np.zeros(len(specs), bool)
+    plain = [  # every field given and no other, and 1 to MAX_STAGES stages
+        type(s) is dict
+        and s.keys() == NETWORK_FIELDS
+        and type(s["stages"]) is list
+        and 0 < len(s["stages"]) <= limits.MAX_STAGES
+        for s in specs
+    ]
+    where = np.flatnonzero(plain)
+    if not where.size:
+        return out
+    nets = [specs[i] for i in where]
+
+    def column(field: str) -> list:
+        return list(map(itemgetter(field), nets))
+
+    ok = np.array([net["kind"] == "anynet" for net in nets]) & names(column("name"))
+    stem, classes = integers(column("stem_width")), integers(column("num_classes"))
+    channels, resolution = integers(column("in_channels")), integers(column("resolution"))
+    se = numbers(column("se_ratio"))
+    ok &= within(stem, 1, limits.MAX_STEM_WIDTH) & within(classes, 1, limits.MAX_CLASSES)
+    ok &= within(channels, 1, limits.MAX_IN_CHANNELS) & within(resolution, 1, limits.MAX_RESOLUTION)
+    ok &= within(se, 0.0, limits.MAX_SE_RATIO)
+
+    # Stages as (networks, most stages) tables; depth 0 marks a stage a network does not have.
+    counts = np.array([len(net["stages"]) for net in nets])
+    stages = [s for net in nets for s in net["stages"]]
+    plain_stages = np.array([type(s) is dict and s.keys() == STAGE_FIELDS for s in stages], bool)
+    if not plain_stages.all():  # a stand-in whose values every bound refuses, to read columns from
+        stages = [s if p else _NO_STAGE for s, p in zip(stages, plain_stages, strict=True)]
+    present = np.arange(counts.max()) < counts[:, None]
+
+    def table(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(present.shape, fill, dtype=values.dtype)
+        out[present] = values
+        return out
+
+    depth, width = (
+        integers(list(map(itemgetter("depth"), stages))),
+        integers(list(map(itemgetter("width"), stages))),
+    )
+    stride, group = (
+        integers(list(map(itemgetter("stride"), stages))),
+        integers(list(map(itemgetter("group_width"), stages))),
+    )
+    ratio = numbers(list(map(itemgetter("bottleneck_ratio"), stages)))
+    stage_ok = plain_stages & within(depth, 1, limits.MAX_STAGE_DEPTH) & within(width, 1, limits.MAX_WIDTH)
+    stage_ok &= within(stride, 1, limits.MAX_STRIDE) & within(group, 1, limits.MAX_GROUP_WIDTH)
+    stage_ok &= within(ratio, limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO)
+    # spec.whole_bottleneck_width, elementwise: w / b within 1e-9 of a whole number >= 1 ...
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact = width / ratio
+        bottleneck = np.rint(exact)
+        stage_ok &= (bottleneck >= 1) & (np.abs(exact - bottleneck) <= 1e-9 * exact)
+        # ... that the group width divides.
+        stage_ok &= np.fmod(bottleneck, np.maximum(group, 1)) == 0
+    ok &= np.logical_and.reduceat(stage_ok, np.cumsum(counts) - counts)
+
+    depths = table(depth, 0)
+    ok &= depths.sum(axis=1) <= limits.MAX_TOTAL_DEPTH
+    widths = table(width, 0)
+    # SE widths from every block's input width (spec.block_input_widths): the stem's, each earlier
+    # stage's, and a stage's own after its first block.
+    feeds_next = np.arange(counts.max()) < (counts - 1)[:, None]
+    fed = np.where(feeds_next | (depths > 1), widths, np.iinfo(np.int64).max)
+    narrowest = np.minimum(stem, fed.min(axis=1))
+    ok &= (se == 0) | (np.rint(narrowest * se) >= 1)
+
+    # The params and flops limits, counted in int64 where that is exact.
+    widest = np.fmax(np.maximum(stem, widths.max(axis=1)), table(bottleneck, 0.0).max(axis=1))
+    largest_map = complexity.out_size(resolution, 2)
+    ok &= depths.sum(axis=1) * widest.astype(float) ** 2 * largest_map.astype(float) ** 2 < _INT64_SAFE
+    cx = complexity.count_batch(
+        depths[ok],
+        widths[ok],
+        table(group, 1)[ok],
+        table(ratio, 1.0)[ok],
+        table(stride, 1)[ok],
+        stem_width=stem[ok],
+        se_ratio=se[ok],
+        resolution=resolution[ok],
+        num_classes=classes[ok],
+        in_channels=channels[ok],
+    )
+    ok[ok] = (cx.params <= limits.MAX_PARAMS) & (cx.flops <= limits.MAX_FLOPS)
+    out[where] = ok
+    return out
