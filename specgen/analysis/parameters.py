@@ -8,9 +8,13 @@ values, which the compatibility rule may have changed.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from specgen.analysis.results import Result
+
+STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
 
 REGNET = ("w0", "wa", "wm")
 
@@ -19,22 +23,27 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _stage_table(results: list[Result], field: str) -> np.ndarray:
-    """One stage field of every network as a (results, most stages) table, NaN past a network's last
-    stage; read from the specs' data, built into no NetworkSpec."""
+def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
+    """Each stage field of every network as a (results, most stages) table, NaN past a network's last
+    stage; read from the specs' data in one pass, built into no NetworkSpec."""
     stages = [r.spec["stages"] for r in results]
     counts = np.fromiter(map(len, stages), np.int64, len(stages))
-    table = np.full((len(stages), counts.max()), np.nan)
-    table[np.arange(table.shape[1]) < counts[:, None]] = [s[field] for each in stages for s in each]
-    return table
+    present = np.arange(counts.max()) < counts[:, None]
+    flat = [s for each in stages for s in each]
+    tables = {}
+    for field in STAGE_FIELDS:
+        tables[field] = np.full(present.shape, np.nan)
+        tables[field][present] = list(map(itemgetter(field), flat))
+    return tables
 
 
 def _per_stage(name: str, table: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}{i + 1}": table[:, i] for i in range(table.shape[1])}
 
 
-def _shared_or_per_stage(results: list[Result], name: str, field: str) -> dict[str, np.ndarray]:
-    table = _stage_table(results, field)
+def _shared_or_per_stage(
+    results: list[Result], name: str, field: str, table: np.ndarray
+) -> dict[str, np.ndarray]:
     # A RegNet design draws one value for all stages; its spec may show it changed by compatibility.
     drawn = np.array([float(v) if _number(v := r.design.get(field)) else np.nan for r in results])
     table = np.where(np.isnan(drawn)[:, None] | np.isnan(table), table, drawn[:, None])
@@ -45,10 +54,11 @@ def _shared_or_per_stage(results: list[Result], name: str, field: str) -> dict[s
 
 def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     """Parameter name -> one value per result (NaN where a result lacks it), in plotting order."""
-    columns = {"depth": np.nansum(_stage_table(results, "depth"), axis=1)}
-    columns |= _per_stage("w", _stage_table(results, "width"))
-    columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio")
-    columns |= _shared_or_per_stage(results, "g", "group_width")
+    stages = _stage_tables(results)
+    columns = {"depth": np.nansum(stages["depth"], axis=1)}
+    columns |= _per_stage("w", stages["width"])
+    columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio", stages["bottleneck_ratio"])
+    columns |= _shared_or_per_stage(results, "g", "group_width", stages["group_width"])
     for name in REGNET:
         values = [r.design.get(name) for r in results]
         if any(_number(v) for v in values):
