@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from specgen import sampler
-from specgen.spaces import load_space
+from specgen.space import sampler
+from specgen.space.builtins import load_space
 
 BAND = (360e6, 400e6)
 

@@ -129,7 +129,7 @@ def schema() -> None:
 
 def _bands(flops: str | None, params: str | None, acts: str | None, resolution: int | None) -> list:
     """--flops/--params/--acts LO:HI (K, M, G suffixes) as complexity bands."""
-    from specgen.constraints import parse_band
+    from specgen.space.constraints.band import parse_band
 
     given = (("flops", flops), ("params", params), ("acts", acts))
     return [parse_band(text, name, resolution) for name, text in given if text is not None]
@@ -173,8 +173,8 @@ _BAND_HELP = "Keep only {} in LO:HI, e.g. 360M:400M (K, M, G suffixes; either en
 @click.option("--unique", is_flag=True, help="Skip networks already drawn (same content hash).")
 def sample(space, n, flops, params, acts, resolution, seed, output, unique) -> None:
     """Draw N networks from a design space (a built-in name or a JSON file), one JSON line each."""
-    from specgen.sampler import samples
-    from specgen.spaces import load_space
+    from specgen.space.builtins import load_space
+    from specgen.space.sampler import samples
 
     if output is not None:
         _check_output(output)
@@ -203,8 +203,8 @@ def spaces(names, flops, params, acts, resolution, as_json) -> None:
     Sizes: the paper's nominal figure, the exact number of configurations that satisfy
     the constraints, and with a band the estimated share inside it (95% CI).
     """
-    from specgen import sizes
-    from specgen.spaces import builtin_spaces, load_space
+    from specgen.space import sizes
+    from specgen.space.builtins import builtin_spaces, load_space
 
     bands = _bands(flops, params, acts, resolution)
     summaries = [sizes.summary(load_space(name), bands, name) for name in names or builtin_spaces()]
@@ -232,8 +232,8 @@ def scale_command(spec_file, factor, to_flops, strategy, output) -> None:
     is from the one asked for (on stderr when the spec goes to stdout).
     """
     from specgen import scale
-    from specgen.constraints import parse_count
     from specgen.errors import ROOT
+    from specgen.space.constraints.band import parse_count
     from specgen.specfile import dump_spec, load_spec
 
     if (factor is None) == (to_flops is None):
@@ -538,7 +538,7 @@ def sweep_run(
     """Sample SPACE and train every sample into --store; rerun the same command to resume."""
     from pathlib import Path
 
-    from specgen.constraints import parse_band
+    from specgen.space.constraints.band import parse_band
     from specgen.sweep.driver import Sweep, run_sweep
     from specgen.sweep.worker import Job
     from specgen.train.precision import check_precision

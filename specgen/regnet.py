@@ -137,7 +137,7 @@ def torchvision_compatible_batch(width, bottleneck_ratio, group_width) -> tuple[
     """`torchvision_compatible` elementwise over arrays.
 
     Where the scalar form refuses (w / b rounds down to 0) this gives width 0 and group width 0,
-    which no stage is built with (`constraints.divisible` rejects it).
+    which no stage is built with (the `divisible` and `quantized_linear` constraints reject it).
     """
     m = 1.0 / np.asarray(bottleneck_ratio, dtype=np.float64)
     v = (np.asarray(width) * m).astype(np.int64)

@@ -18,8 +18,8 @@ from specgen.analysis.edf import ks_2samp
 from specgen.analysis.report import MARK, MARK_TEXT, group_results
 from specgen.analysis.results import COLUMNS, load_results
 from specgen.cli import main
-from specgen.sampler import sample
-from specgen.spaces import load_space
+from specgen.space.builtins import load_space
+from specgen.space.sampler import sample
 from specgen.sweep.store import SAMPLE_FIELDS, Store
 
 SIZE_PX = (720, 480)

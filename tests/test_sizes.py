@@ -10,17 +10,20 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specgen import complexity, sizes
+from specgen import complexity
 from specgen.cli import main
 from specgen.regnet import block_widths_batch, stages_from_blocks_batch
-from specgen.sizes import (
+from specgen.space import sizes
+from specgen.space.builtins import load_space
+from specgen.space.constraints.band import Band
+from specgen.space.schema import validate_space
+from specgen.space.sizes import (
     band_fraction,
     degrees_of_freedom,
     exact_size,
     nominal_size,
     regnet_configurations,
 )
-from specgen.spaces import Band, load_space, validate_space
 
 from .conftest import ROOT
 from .test_spaces import BUILTIN

@@ -11,11 +11,14 @@ from pycls.models.regnet import generate_regnet
 
 from specgen import complexity
 from specgen.cli import main
-from specgen.constraints import design_of, resolve, validate
 from specgen.errors import SpecError
 from specgen.regnet import RegNetSpec
-from specgen.sampler import sample
-from specgen.spaces import FloatDomain, builtin_spaces, load_space, validate_space
+from specgen.space.batch import resolve
+from specgen.space.builtins import builtin_spaces, load_space
+from specgen.space.domains import FloatDomain
+from specgen.space.sampler import sample
+from specgen.space.schema import validate_space
+from specgen.space.validate import design_of, validate
 from specgen.testing import near_space_specs, regnet_specs
 
 from .conftest import ROOT
@@ -107,13 +110,14 @@ def _allowed(space, spec) -> bool:
     if any(getattr(spec, f) != getattr(space, f) for f in fixed):
         return False
     if space.family == "regnet":
-        rule = space.quantized_linear
+        rule = next(c for c in space.constraints if c.name == "quantized_linear")
         if not isinstance(spec, RegNetSpec) or (spec.q, spec.rounding) != (rule.q, rule.rounding):
             return False
         if not all(_in(getattr(spec, p), space.support(p)) for p in space.parameters):
             return False
         _, num_stages, max_stage, _ = generate_regnet(spec.wa, spec.w0, spec.wm, spec.depth, spec.q)
-        if space.contiguous_levels and num_stages != max_stage:  # pycls's own test
+        contiguous = any(c.name == "contiguous_levels" for c in space.constraints)
+        if contiguous and num_stages != max_stage:  # pycls's own test
             return False
         net = spec.resolve()
     else:

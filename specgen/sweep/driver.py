@@ -47,8 +47,8 @@ class Sweep:
 
     def samples(self) -> list[dict]:
         """The sampled networks, as sample lines; the band is counted at the training resolution."""
-        from specgen.sampler import sample
-        from specgen.spaces import load_space
+        from specgen.space.builtins import load_space
+        from specgen.space.sampler import sample
 
         space = load_space(self.space)
         drawn = sample(

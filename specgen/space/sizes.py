@@ -5,7 +5,9 @@
   (the paper's approximation); a RegNet space counts about 64 values for each of
   d, w0, wa, wm, times its group widths and bottleneck ratios.
 - Exact size: the number of distinct configurations of the free parameters that
-  satisfy the constraints (not the bands), as an exact integer. AnyNet spaces are
+  satisfy the constraints (not the bands), as an exact integer. Each constraint says how
+  it enters the count (`SpaceConstraint.count`); a space with a constraint that does not
+  has no exact size ("not known exactly", null in JSON), never a wrong one. AnyNet spaces are
   counted by dynamic programming over stages (non-decreasing sequences are
   counted exactly, a binomial coefficient for one parameter, not /S!). RegNet spaces
   are counted by the structure of the quantized linear rule: for fixed d and wm,
@@ -31,12 +33,14 @@ from functools import cache
 
 import numpy as np
 
-from specgen.constraints import band_rules, buildable
 from specgen.errors import SpecError, how_many
 from specgen.fmt import table
 from specgen.regnet import block_levels_batch, level_widths_batch
-from specgen.sampler import BATCH, Candidates, draw_limit, grid
-from specgen.spaces import Band, DesignSpace
+from specgen.space.batch import Batch, measured_rules
+from specgen.space.constraints import Counting
+from specgen.space.constraints.band import Band
+from specgen.space.sampler import BATCH, Candidates, draw_limit, grid
+from specgen.space.schema import DesignSpace
 
 REGNET_NOMINAL_VALUES = 64
 """The paper's convention counts about 64 values for each of d, w0, wa and wm."""
@@ -84,17 +88,26 @@ def nominal_size(space: DesignSpace) -> float:
 # --- exact sizes: AnyNet ------------------------------------------------------------------------
 
 
-def _anynet_size(space: DesignSpace) -> int:
-    """Σ over shared values σ of the number of S-stage sequences of buildable stages.
+def counting(space: DesignSpace) -> Counting:
+    """What each of the space's constraints says about its count."""
+    parts = Counting()
+    for c in space.constraints:
+        c.count(parts)
+    return parts
+
+
+def _anynet_size(space: DesignSpace, parts: Counting) -> int:
+    """Σ over shared values σ of the number of S-stage sequences of stages that pass the per-stage rules.
 
     With non-decreasing parameters, a DP over stages: f_1 = h, f_{i+1}[k] = h[k]·Σ_{k' <= k} f_i[k'],
-    where h[k] counts the buildable stages whose ordered parameters take the values k.
+    where h[k] counts the admitted stages whose ordered parameters take the values k.
     """
-    s = space.num_stages
-    shared_params = space.network_parameters
-    ordered = [p for p in space.stage_parameters if p in space.non_decreasing]
-    stages = grid(space, space.stage_parameters)
-    n = math.prod(len(space.support(p)) for p in space.stage_parameters)  # 1 when every parameter is shared
+    s = parts.num_stages
+    shared_params = [p for p in space.parameters if p in parts.shared]
+    stage_params = [p for p in space.parameters if p not in parts.shared]
+    ordered = [p for p in stage_params if p in parts.ordered]
+    stages = grid(space, stage_params)
+    n = math.prod(len(space.support(p)) for p in stage_params)  # 1 when every parameter is shared
     keys = tuple(np.searchsorted(space.support(p), stages[p]) for p in ordered)
     shape = tuple(len(space.support(p)) for p in ordered)
     # Every shared value walks the stage table; with ordering the DP walks it S more times, in
@@ -105,7 +118,9 @@ def _anynet_size(space: DesignSpace) -> int:
     total = 0
     for sigma in itertools.product(*(space.support(p) for p in shared_params)):
         values = {**stages, **{p: np.full(n, v) for p, v in zip(shared_params, sigma, strict=True)}}
-        ok = buildable(values["width"], values["bottleneck_ratio"], values["group_width"])
+        ok = np.ones(n, dtype=bool)
+        for params, mask in parts.stage_masks:
+            ok &= mask(*(values[p] for p in params))
         if not ordered:
             total += int(ok.sum()) ** s
             continue
@@ -222,22 +237,24 @@ def _cached_configurations(grid: tuple[bytes, ...], q: int, num_stages: int, con
 _GRID_TYPES = (np.int64, np.int64, np.float64, np.float64)
 
 
-def _regnet_size(space: DesignSpace) -> int:
+def _regnet_size(space: DesignSpace, parts: Counting) -> int:
     rest = len(space.support("group_width")) * len(space.support("bottleneck_ratio"))
     grid = tuple(
         space.support(p).astype(t).tobytes()
         for p, t in zip(("depth", "w0", "wa", "wm"), _GRID_TYPES, strict=True)
     )
-    return rest * _cached_configurations(
-        grid, space.quantized_linear.q, space.num_stages, space.contiguous_levels
-    )
+    return rest * _cached_configurations(grid, parts.quantization, parts.num_stages, parts.contiguous)
 
 
-def exact_size(space: DesignSpace, source: str | None = None) -> int:
+def exact_size(space: DesignSpace, source: str | None = None) -> int | None:
     """Distinct configurations of the free parameters that satisfy the constraints (bands aside),
-    or one SpecError line (naming `source`, default the space) when counting would take too long."""
+    None when a constraint has no counting rule, or one SpecError line (naming `source`, default
+    the space) when counting would take too long."""
+    parts = counting(space)
+    if parts.unknown:
+        return None
     try:
-        return _anynet_size(space) if space.family == "anynet" else _regnet_size(space)
+        return _anynet_size(space, parts) if parts.quantization is None else _regnet_size(space, parts)
     except TooMuchWork as e:
         raise SpecError(
             space.name if source is None else source,
@@ -278,11 +295,11 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
     limit = min(MAX_ESTIMATE_DRAWS, draw_limit(space, MAX_ESTIMATE_WORK))
     hits = valid = drawn = 0
     while drawn < limit:
-        _, stages, ok = candidates(rng, BATCH)
+        designs, stages, ok = candidates(rng, BATCH)
         drawn += BATCH
         rows = np.flatnonzero(ok)[: draws - valid]
         inside = np.ones(len(rows), dtype=bool)
-        for rule in band_rules(space, stages.take(rows), bands):
+        for rule in measured_rules(Batch(space, designs, stages).take(rows), bands):
             inside &= rule.rows()
         valid += len(rows)
         hits += int(inside.sum())
@@ -357,7 +374,7 @@ def render(summaries: list[dict]) -> str:
             s["family"],
             s["degrees_of_freedom"],
             _scientific(s["nominal_size"]),
-            f"{s['exact_size']:,}",
+            "not known exactly" if s["exact_size"] is None else f"{s['exact_size']:,}",
         ]
         if banded:
             band = s["band"]

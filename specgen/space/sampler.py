@@ -3,19 +3,18 @@
 Candidates are drawn in fixed-size NumPy batches from the declared
 distributions, resolved (the RegNet rule, vectorized) and counted
 (`complexity.count_batch`) a batch at a time, then filtered by the space's
-constraints (`specgen.constraints.rules`), so every sample satisfies every
-constraint. Shared parameters are drawn once per network. A uniform
-non-decreasing parameter is constructed, not filtered: S distinct draws from
-m + S - 1 values, sorted, minus 0..S-1, is a uniform non-decreasing sequence
-(stars and bars), the same law as uniform draws kept only when ordered. Other
-non-decreasing parameters are drawn independently and kept when ordered.
-AnyNet spaces without ordered parameters draw whole buildable stages from a
-table (`StageTables`): the same law as rejecting unbuildable draws, without
-the rejections.
+constraints' masks (`batch.admitted`), so every sample satisfies every
+constraint. Shared parameters are drawn once per network; a constraint may
+construct a parameter's draws instead of filtering them (`draw_parameter`:
+non_decreasing's stars and bars), and whatever the construction ensures is not
+checked again (`guaranteed`). AnyNet spaces whose stages are coupled only through
+shared values draw whole stages from a table of the stages that pass every
+per-stage constraint (`StageTables`): the same law as rejecting the others,
+without the rejections.
 
 Every sample is also a valid NetworkSpec: NetworkSpec's structural limits are
-a rule (`constraints.within_limits`) and its params and flops limits are bands
-at the samples' resolution.
+a rule (`spec_limits.within_limits`) and its params and flops limits are bands
+at the samples' resolution (`Band.limits`).
 
 The batch size is fixed, so a seed gives the same samples whatever n is
 (the first n of a larger draw), and the draws are bounded by work, whatever n
@@ -31,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from specgen import complexity
-from specgen.constraints import Designs, Stages, admitted, buildable, limit_bands, measure, resolve
 from specgen.errors import SpecError
-from specgen.spaces import Band, DesignSpace
+from specgen.space.batch import Designs, Stages, admitted, measure, resolve, stage_buildable
+from specgen.space.constraints.band import Band
+from specgen.space.schema import DesignSpace
 from specgen.spec import NetworkSpec, Stage
 
 BATCH = 16384
@@ -81,14 +81,6 @@ class Sample:
         }
 
 
-def _ordered_uniform(support: np.ndarray, rng: np.random.Generator, n: int, s: int):
-    """Uniform non-decreasing sequences of s values (stars and bars) and which rows drew distinct bars."""
-    bars = np.sort(rng.integers(0, len(support) + s - 1, (n, s)), axis=1)
-    distinct = (np.diff(bars, axis=1) > 0).all(axis=1)
-    # Rows with repeated bars are refused; clipping only keeps their (unused) indices in range.
-    return support[np.clip(bars - np.arange(s), 0, len(support) - 1)], distinct
-
-
 def draw(
     space: DesignSpace, rng: np.random.Generator, n: int, uniform: bool = False
 ) -> tuple[Designs, np.ndarray]:
@@ -110,11 +102,14 @@ def draw(
         if not space.per_stage(name):
             x = independent(n)
             values[name] = x if space.family == "regnet" else np.repeat(x[:, None], s, axis=1)
-        elif name in space.non_decreasing and (uniform or domain.distribution == "uniform"):
-            values[name], distinct = _ordered_uniform(domain.support, rng, n, s)
-            ok &= distinct
-        else:
+            continue
+        built = (c.draw_parameter(space, name, domain, rng, n, uniform) for c in space.constraints)
+        made = next((m for m in built if m is not None), None)
+        if made is None:
             values[name] = independent((n, s))
+        else:
+            values[name], constructed = made
+            ok &= constructed
     return Designs(values), ok
 
 
@@ -127,8 +122,8 @@ def grid(space: DesignSpace, params: list[str]) -> dict[str, np.ndarray]:
 class StageTables:
     """Buildable stages, tabulated, so AnyNet spaces without ordering draw them without rejections.
 
-    Given the shared values σ, a stage is a tuple of the per-stage parameters that is
-    buildable (`divisible`); its weight is the product of the parameters' probabilities.
+    Given the shared values σ, a stage is a tuple of the per-stage parameters that passes
+    every per-stage constraint (`divisible`); its weight is the product of the parameters' probabilities.
     Drawing σ with weight p(σ)·Z(σ)^S (Z: the total weight of σ's table) and then each
     stage from σ's table in proportion to its weight is exactly drawing every parameter
     independently and keeping the networks whose stages are all buildable.
@@ -155,9 +150,7 @@ class StageTables:
                 **stage_cols,
                 **{p: np.full(len(stage_weight), v[k]) for p, v in self.shared_values.items()},
             }
-            tables.append(
-                np.flatnonzero(buildable(both["width"], both["bottleneck_ratio"], both["group_width"]))
-            )
+            tables.append(np.flatnonzero(stage_buildable(space, both)))
             totals.append(stage_weight[tables[-1]].sum())
         rows = np.concatenate(tables)
         self.stage_values = {p: c[rows] for p, c in stage_cols.items()}
@@ -191,7 +184,8 @@ class StageTables:
 
 
 def tabulable(space: DesignSpace) -> bool:
-    """AnyNet spaces without non-decreasing parameters, whose tables are small enough."""
+    """AnyNet spaces whose stages are coupled only through shared values (no ordered parameters), and
+    whose tables are small enough."""
     if space.family != "anynet" or space.non_decreasing:
         return False
     return np.prod([len(space.support(p)) for p in space.parameters], dtype=np.float64) <= MAX_TABLE
@@ -204,7 +198,7 @@ def _bands(space: DesignSpace, resolution: int, flops, params, acts) -> list[Ban
         for name, band in (("flops", flops), ("params", params), ("acts", acts))
         if band is not None
     ]
-    return [*space.bands, *extra, *limit_bands(resolution)]
+    return [*space.bands, *extra, *Band.limits(resolution)]
 
 
 class Candidates:
@@ -215,12 +209,12 @@ class Candidates:
         self.tables = StageTables(space, uniform) if tabulable(space) else None
         if self.tables is not None and not self.tables.sizes.any():
             self.tables = None  # nothing is buildable: draw and reject, and report the rate
-        # What construction ensures: values from the supports, shared values, the stage count
-        # of an AnyNet space, and buildable stages when they come from the tables.
+        # What construction ensures (values come from the supports): the constraints that say so,
+        # and the per-stage ones when stages come from the tables.
         self.guaranteed = frozenset(
-            {"domain", *space.shared}
-            | ({"num_stages"} if space.family == "anynet" else set())
-            | ({"divisible"} if self.tables is not None else set())
+            i
+            for i, c in enumerate(space.constraints)
+            if c.guaranteed(space) or (self.tables is not None and c.stage_parameters)
         )
 
     def __call__(self, rng: np.random.Generator, n: int) -> tuple[Designs, Stages, np.ndarray]:
@@ -230,7 +224,8 @@ class Candidates:
         else:
             designs, ok = draw(self.space, rng, n, self.uniform)
         stages = resolve(self.space, designs)
-        return designs, stages, ok & admitted(self.space, designs, stages, self.bands, self.guaranteed)
+        admits = admitted(self.space, designs, stages, self.bands, self.guaranteed, domains=False)
+        return designs, stages, ok & admits
 
 
 def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:

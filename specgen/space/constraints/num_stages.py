@@ -1,0 +1,53 @@
+"""`num_stages`: exactly `value` stages (pycls's RegNet sampler requires 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from specgen import limits
+from specgen.errors import ROOT, SpecError
+from specgen.space.batch import Batch, Designs, Rule, resolve
+from specgen.space.constraints.base import Counting, SpaceConstraint
+
+
+class NumStages(SpaceConstraint):
+    """Exactly `value` stages: an AnyNet space draws that many, a RegNet space keeps the designs whose
+    rule gives that many."""
+
+    once: ClassVar[bool] = True
+    name: Literal["num_stages"]
+    value: int = Field(ge=1, le=limits.MAX_STAGES)
+
+    @property
+    def stage_count(self) -> int:
+        return self.value
+
+    @classmethod
+    def missing(cls, space) -> str:
+        return "expected a num_stages constraint"
+
+    def check(self, space, index: int, source: str) -> None:
+        """Any space may declare it (once)."""
+
+    def guaranteed(self, space) -> bool:
+        return space.family == "anynet"  # an AnyNet design is drawn with its stages
+
+    def rules(self, batch: Batch) -> Iterator[Rule]:
+        yield Rule(self.name, "stages", batch.stages.count == self.value, self)
+
+    def explain(self, space, designs: Designs, rule: Rule, source: str) -> SpecError:
+        count = resolve(space, designs).count[0]
+        return SpecError(source, ROOT, f"resolves to {count} stages; expected {self.value} (num_stages)")
+
+    def count(self, counting: Counting) -> None:
+        counting.num_stages = self.value
+
+    def strategy(self, pick: Callable, space, values: dict) -> dict:
+        """An AnyNet design is drawn with `value` stages; a RegNet's depth is at least `value` blocks."""
+        if space.family == "anynet":
+            return values
+        depths = space.support("depth")
+        return {**values, "depth": pick(depths[depths >= self.value].tolist())}

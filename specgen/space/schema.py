@@ -1,0 +1,274 @@
+"""The schema of a design space (docs/reference.md §4): parameters with domains, and constraints.
+
+A space is one of two families. An AnyNet space draws depth, width, bottleneck
+ratio and group width for every stage; a RegNet space (one that declares the
+`quantized_linear` constraint) draws the six RegNet parameters once per network
+and derives the stages by the rule. A parameter is drawn per stage unless a
+`shared` constraint ties it across stages. Each constraint is one class
+(`specgen.space.constraints`); the space's structure (its family, stage count,
+shared and ordered parameters, bands) is what its constraints say it is, and the
+rules the schema alone cannot state are checked here and by each constraint's own
+`check`, each refused with one SpecError line.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Literal, get_args
+
+import numpy as np
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from specgen import complexity, limits
+from specgen.errors import ROOT, SpecError, first_error, how_many
+from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
+from specgen.space.constraints.band import Band
+from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, Domain, IntDomain, _Domain
+from specgen.spec import Name
+
+ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
+REGNET_PARAMETERS = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
+INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0"}
+MAX_STAGE_CONFIGURATIONS = 2_000_000
+"""Configurations of one AnyNet stage: the exact count and the sampler tabulate them."""
+MAX_SHARED_CONFIGURATIONS = 10_000
+"""Combinations of the shared values: the exact count walks them one by one."""
+
+
+class DesignSpace(BaseModel):
+    """A family of networks: parameters, their domains and distributions, and constraints."""
+
+    model_config = STRICT
+
+    name: Name
+    description: str = Field(default="", max_length=2000)
+    stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
+    se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
+    num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
+    in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
+    resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+    parameters: dict[str, Domain]
+    constraints: list[Constraint] = Field(default_factory=list, max_length=64)
+
+    @property
+    def ranked_constraints(self) -> list[tuple[int, SpaceConstraint]]:
+        """(position, constraint) in the registry's order, the order masks are checked and reported."""
+        return sorted(enumerate(self.constraints), key=lambda ic: CONSTRAINTS.index(type(ic[1])))
+
+    @property
+    def resolver(self) -> SpaceConstraint | None:
+        """The constraint whose rule resolves designs into stages (a RegNet space's quantized_linear)."""
+        return next((c for c in self.constraints if c.family is not None), None)
+
+    @property
+    def family(self) -> Literal["anynet", "regnet"]:
+        return "anynet" if self.resolver is None else self.resolver.family
+
+    @property
+    def num_stages(self) -> int:
+        return next(c.stage_count for c in self.constraints if c.stage_count is not None)
+
+    @property
+    def shared(self) -> frozenset[str]:
+        return frozenset(p for c in self.constraints for p in c.shares)
+
+    @property
+    def non_decreasing(self) -> frozenset[str]:
+        return frozenset(p for c in self.constraints for p in c.orders)
+
+    @property
+    def bands(self) -> list[Band]:
+        return [c for c in self.constraints if c.measured]
+
+    @property
+    def stage_constraints(self) -> list[SpaceConstraint]:
+        """The constraints that hold stage by stage (the sampler's and the count's stage tables)."""
+        return [c for c in self.constraints if c.stage_parameters]
+
+    def per_stage(self, parameter: str) -> bool:
+        """Drawn once per stage (AnyNet, not shared) rather than once per network."""
+        return self.family == "anynet" and parameter not in self.shared
+
+    @property
+    def stage_parameters(self) -> list[str]:
+        """The parameters drawn once per stage, in declaration order."""
+        return [p for p in self.parameters if self.per_stage(p)]
+
+    @property
+    def network_parameters(self) -> list[str]:
+        """The parameters drawn once per network (shared ones, or all of a RegNet space's)."""
+        return [p for p in self.parameters if not self.per_stage(p)]
+
+    def support(self, parameter: str) -> np.ndarray:
+        return self.parameters[parameter].support
+
+
+_ADAPTER = TypeAdapter(DesignSpace)
+
+
+def _tags(members, field: str) -> str:
+    """The tags of a tagged union's members, in words: 'int', 'float' or 'choice'."""
+    names = [t for m in members for t in get_args(m.model_fields[field].annotation)]
+    return ", ".join(map(repr, names[:-1])) + f" or {names[-1]!r}"
+
+
+_TAGS = {
+    "type": "the domain's type, " + _tags(get_args(get_args(Domain)[0]), "type"),
+    "name": "the constraint's name, " + _tags(CONSTRAINTS, "name"),
+}
+"""What a domain's type and a constraint's name may be, for the message when one is missing."""
+
+
+def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -> None:
+    path = f"parameters.{name}"
+    bounds = {
+        "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
+        "width": (1, limits.MAX_WIDTH),
+        "group_width": (1, limits.MAX_GROUP_WIDTH),
+        "bottleneck_ratio": (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO),
+        "w0": (1, limits.MAX_W0),
+        "wa": (0, limits.MAX_WA),
+        "wm": (1, limits.MAX_WM),  # wm > 1: the rule divides by log wm
+    }[name]
+    opening = "(" if name == "wm" else "["
+    expected = f"expected values in {opening}{bounds[0]:g}, {bounds[1]:g}]"
+    too_large = f"{expected}, got values too large to represent"
+    try:  # counted before a grid is built: a domain's size bounds the memory its grid takes
+        size = domain.size()
+    except OverflowError:  # min / quantum past a float: values past every bound, or a quantum too fine
+        within = abs(domain.min) <= bounds[1] and abs(domain.max) <= bounds[1]
+        count = f"expected at most {MAX_DOMAIN_VALUES:,} values, got more than {sys.float_info.max:.2g}"
+        raise SpecError(source, path, count if within else too_large) from None
+    if size > MAX_DOMAIN_VALUES:
+        raise SpecError(source, path, f"expected at most {MAX_DOMAIN_VALUES:,} values, got {how_many(size)}")
+    if size == 0:
+        raise SpecError(source, path, domain.describe_empty())
+    try:
+        grid = domain.grid()
+    except OverflowError:  # values past int64
+        raise SpecError(source, path, too_large) from None
+    if len(np.unique(grid)) != len(grid):
+        raise SpecError(source, f"{path}.values", "expected distinct values")
+    if name in INTEGER_PARAMETERS and grid.dtype != np.int64:
+        raise SpecError(source, path, f"expected integer values for {name}: an int domain or integer choices")
+    if len(domain.support) == 0:
+        raise SpecError(source, f"{path}.distribution", "empty domain: no value is a power of two")
+    if domain.distribution in ("log_uniform", "pycls_log_uniform") and grid[0] <= 0:
+        raise SpecError(
+            source, f"{path}.distribution", f"{domain.distribution} needs min > 0, got {grid[0]:g}"
+        )
+    if domain.distribution == "pycls_log_uniform":
+        if domain.spacing is None:
+            raise SpecError(
+                source, f"{path}.distribution", "pycls_log_uniform rounds up to a step: expected an int or "
+                "float domain, got choices",
+            )  # fmt: skip
+        if isinstance(domain, IntDomain) and domain.min % domain.step:
+            raise SpecError(
+                source, f"{path}.min", "pycls_log_uniform rounds up to multiples of the step: expected a "
+                f"multiple of {domain.step}, got {domain.min}",
+            )  # fmt: skip
+    lo, hi = float(grid[0]), float(grid[-1])
+    if lo < bounds[0] or hi > bounds[1] or (name == "wm" and lo == bounds[0]):
+        raise SpecError(source, path, f"{expected}, got {lo:g}..{hi:g}")
+
+
+def _check_constraints(space: DesignSpace, source: str) -> None:
+    for i, c in enumerate(space.constraints):
+        c.check(space, i, source)
+    for kind in CONSTRAINTS:
+        found = [i for i, c in enumerate(space.constraints) if type(c) is kind]
+        if kind.once and len(found) > 1:
+            raise SpecError(
+                source,
+                f"constraints[{found[1]}]",
+                f"contradictory: {space.constraints[found[1]].name} is declared twice",
+            )
+    for kind in CONSTRAINTS:
+        message = None if any(type(c) is kind for c in space.constraints) else kind.missing(space)
+        if message:
+            raise SpecError(source, "constraints", message)
+
+
+def _check_size(space: DesignSpace, source: str) -> None:
+    """The largest network of an AnyNet space must be within the spec limits, and the space countable."""
+    if space.family != "anynet":
+        return
+    s = space.num_stages
+    d_max = int(space.support("depth")[-1])
+    for label, params, bound in (
+        ("stage", space.stage_parameters, MAX_STAGE_CONFIGURATIONS),
+        ("shared", space.network_parameters, MAX_SHARED_CONFIGURATIONS),
+    ):
+        size = math.prod(len(space.support(p)) for p in params)
+        if size > bound:
+            raise SpecError(
+                source,
+                "parameters",
+                f"expected at most {bound:,} {label} configurations ({' x '.join(params)}), got {size:,}",
+            )
+    if s * d_max > limits.MAX_TOTAL_DEPTH:
+        raise SpecError(
+            source,
+            "parameters.depth",
+            f"{s} stages of {d_max} blocks exceed {limits.MAX_TOTAL_DEPTH} in all",
+        )
+    narrowest = min(space.stem_width, int(space.support("width")[0]))
+    if space.se_ratio > 0 and round(narrowest * space.se_ratio) < 1:
+        raise SpecError(
+            source,
+            "se_ratio",
+            f"gives an SE width of 0 for a block of input width {narrowest}; "
+            "expected 0 or a ratio that keeps every SE width >= 1",
+        )
+    w_max = int(space.support("width")[-1])
+    b_min = float(space.support("bottleneck_ratio")[0])
+    g_min = int(space.support("group_width")[0])
+    cx = complexity.count_batch(
+        [[d_max] * s], [[w_max] * s], g_min, b_min,
+        stem_width=space.stem_width, se_ratio=space.se_ratio, resolution=space.resolution,
+        num_classes=space.num_classes, in_channels=space.in_channels,
+    )  # fmt: skip
+    if cx.flops[0] > limits.MAX_FLOPS or cx.params[0] > limits.MAX_PARAMS:
+        raise SpecError(
+            source,
+            "parameters",
+            f"its largest network has {int(cx.flops[0]):,} flops and {int(cx.params[0]):,} params; "
+            f"expected at most {limits.MAX_FLOPS:,} and {limits.MAX_PARAMS:,}",
+        )
+
+
+def check_space(space: DesignSpace, source: str) -> DesignSpace:
+    """The rules the schema alone cannot state, each refused with one SpecError line."""
+    expected = ANYNET_PARAMETERS if space.family == "anynet" else REGNET_PARAMETERS
+    for name in space.parameters:
+        if name not in expected:
+            raise SpecError(
+                source,
+                f"parameters.{name}",
+                f"unknown parameter for {'a RegNet' if space.family == 'regnet' else 'an AnyNet'} space; "
+                f"expected {', '.join(expected)}",
+            )
+    missing = [p for p in expected if p not in space.parameters]
+    if missing:
+        raise SpecError(source, "parameters", f"missing {', '.join(missing)}")
+    _check_constraints(space, source)
+    for name, domain in space.parameters.items():
+        _check_domain(space, name, domain, source)
+    _check_size(space, source)
+    for c in space.constraints:
+        c.check_domains(space, source)
+    return space
+
+
+def validate_space(data: object, source: str) -> DesignSpace:
+    """Python data to a DesignSpace, or one SpecError line."""
+    if not isinstance(data, dict):
+        raise SpecError(source, ROOT, f"expected a JSON object, got {type(data).__name__}")
+    try:
+        space = _ADAPTER.validate_python(data, strict=True)
+    except ValidationError as e:
+        # Domains and constraints are tagged unions: parameters.depth.int.max -> parameters.depth.max.
+        raise SpecError(source, *first_error(e, tag_at=2, tags=_TAGS)) from None
+    return check_space(space, source)

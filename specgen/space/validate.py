@@ -1,0 +1,74 @@
+"""One spec against a design space: accepted exactly when the space's constraints allow it.
+
+The spec becomes a batch of one design and goes through the same masks the sampler filters
+with; the first rule it fails gives the one-line error (the failing constraint words it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from specgen.errors import SpecError
+from specgen.regnet import RegNetSpec
+from specgen.space.batch import Designs, number, rules
+from specgen.space.schema import DesignSpace
+from specgen.spec import NetworkSpec
+
+
+def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> Designs:
+    """A spec's free parameters as a batch of one, refusing a spec of the wrong form."""
+    fixed = {
+        "stem_width": space.stem_width,
+        "se_ratio": space.se_ratio,
+        "num_classes": space.num_classes,
+        "in_channels": space.in_channels,
+    }
+    for field, expected in fixed.items():
+        if getattr(spec, field) != expected:
+            raise SpecError(
+                source, field, f"expected {expected:g} as in the space, got {getattr(spec, field):g}"
+            )
+    if space.resolver is not None:
+        if not isinstance(spec, RegNetSpec):
+            raise SpecError(source, "kind", f"expected a regnet spec for the RegNet space {space.name}")
+        for field, expected in space.resolver.spec_fields().items():
+            if getattr(spec, field) != expected:
+                raise SpecError(
+                    source, field, f"expected {expected} ({space.resolver.name}), got {getattr(spec, field)}"
+                )
+        return Designs({p: np.array([getattr(spec, p)]) for p in space.parameters})
+    net = spec.resolve()
+    if len(net.stages) != space.num_stages:
+        raise SpecError(
+            source, "stages", f"expected {space.num_stages} stages (num_stages), got {len(net.stages)}"
+        )
+    for i, stage in enumerate(net.stages):
+        if stage.stride != 2:
+            raise SpecError(source, f"stages[{i}].stride", f"expected 2 as in the space, got {stage.stride}")
+    return Designs(
+        {
+            "depth": np.array([net.depths]),
+            "width": np.array([net.widths]),
+            "bottleneck_ratio": np.array([net.bottleneck_ratios]),
+            "group_width": np.array([net.group_widths]),
+        }
+    )
+
+
+def validate(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> None:
+    """Accept a spec exactly when the space's constraints allow it; otherwise one SpecError line."""
+    designs = design_of(space, spec, source)
+    for rule in rules(space, designs):
+        if rule.rows()[0]:
+            continue
+        if rule.constraint is not None:
+            raise rule.constraint.explain(space, designs, rule, source)
+        # Otherwise a domain: NetworkSpec's limits hold for any spec that loaded.
+        values = designs.values[rule.field][0]
+        what = "a value of the space's domain"
+        if rule.mask.ndim == 1:
+            raise SpecError(source, rule.field, f"expected {what}, got {number(values)}")
+        stage = int(np.argmin(rule.mask[0]))
+        raise SpecError(
+            source, f"stages[{stage}].{rule.field}", f"expected {what}, got {number(values[stage])}"
+        )
