@@ -36,8 +36,8 @@ from specgen.testing import regnet_specs, space_samples
 from .conftest import ROOT
 from .test_spaces import BUILTIN
 
-ANYNET = BUILTIN[:5]
-REGNET = BUILTIN[5:]
+ANYNET = [name for name in BUILTIN if name.startswith("anynet")]
+REGNET = [name for name in BUILTIN if name.startswith("regnet")]
 
 
 @cache
@@ -106,17 +106,18 @@ def test_regnet_samples_are_their_parameters_resolved(name):
     for s in _plain(name)[:200]:
         spec = RegNetSpec(name="r", se_ratio=space.se_ratio, **s.design)
         assert spec.resolve().model_dump(exclude={"name"}) == s.spec.model_dump(exclude={"name"})
-        assert len(s.spec.stages) == 4
+        assert len(s.spec.stages) == space.num_stages
 
 
 @pytest.mark.parametrize("name", REGNET)
 def test_regnet_samples_have_one_stage_per_level_as_pycls_keeps_them(name):
     from pycls.models.regnet import generate_regnet
 
+    expected = load_space(name).num_stages
     for s in _plain(name):
         d = s.design
         _, num_stages, max_stage, _ = generate_regnet(d["wa"], d["w0"], d["wm"], d["depth"])
-        assert num_stages == max_stage == 4, d
+        assert num_stages == max_stage == expected, d
 
 
 def _check_sample(space, s, bands=()):
@@ -184,13 +185,32 @@ def test_strategy_draws_from_a_user_space_with_a_band(tmp_path):
     run()
 
 
-@pytest.mark.parametrize("name", ["anynetx_a", "anynetx_e", "regnetx", "regnetx_constrained"])
+@pytest.mark.parametrize(
+    "name", ["anynetx_a", "anynetx_e", "regnetx", "regnetx_constrained", "anynetx_e5", "regnetx5", "regnety5"]
+)
 def test_sampled_complexity_lies_in_the_band(name):
     space = load_space(name)
     samples = sample(space, 40, seed=3, flops=(360e6, 400e6), params=(None, 6e6))
     assert len(samples) == 40
     for s in samples:
         _check_sample(space, s, [("flops", (360e6, 400e6)), ("params", (0, 6e6))])
+
+
+@pytest.mark.parametrize("name", ["anynetx_e5", "regnetx5", "regnety5"])
+def test_five_stage_samples_in_the_papers_band_build_as_pycls_builds_them(name):
+    """500 samples in 360-400 MF, each a 5-stage network that pycls 0.1.1 counts the same; a few built."""
+    from .oracles import pycls_anynet, pycls_complexity
+
+    space = load_space(name)
+    samples = sample(space, 500, seed=0, flops=(360e6, 400e6))
+    assert len(samples) == 500 and len({s.id for s in samples}) > 450
+    for s in samples:
+        _check_sample(space, s, [("flops", (360e6, 400e6))])
+        assert pycls_complexity(s.spec, 224) == {"flops": s.flops, "params": s.params, "acts": s.acts}
+    for s in samples[:3]:
+        model = pycls_anynet(s.spec)
+        assert [n for n, _ in model.named_children()] == ["stem", "s1", "s2", "s3", "s4", "s5", "head"]
+        assert sum(p.numel() for p in model.parameters()) == s.params
 
 
 @pytest.mark.parametrize("name", BUILTIN)

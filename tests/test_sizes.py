@@ -135,6 +135,19 @@ def test_exact_anynet_sizes_match_enumeration_of_reduced_spaces(name):
     assert exact_size(space) == _brute_anynet(space) > 0
 
 
+def test_exact_size_of_the_five_stage_anynet_space_matches_enumeration_when_reduced():
+    data = _reduced(
+        "anynetx_e5",
+        depth={"type": "int", "min": 1, "max": 2},
+        width={"type": "int", "min": 8, "max": 16, "step": 8},
+        bottleneck_ratio={"type": "choice", "values": [1, 2]},
+        group_width={"type": "choice", "values": [1, 8]},
+    )
+    space = validate_space(data, "reduced.json")
+    assert space.num_stages == 5
+    assert exact_size(space) == _brute_anynet(space) > 0
+
+
 @settings(max_examples=25)
 @given(
     shared=st.sets(st.sampled_from(["depth", "width", "bottleneck_ratio", "group_width"]), max_size=2),
@@ -174,7 +187,7 @@ def _brute_regnet(depths, w0s, was, wms, q, num_stages, contiguous=False) -> int
 
 
 @pytest.mark.parametrize("contiguous", [False, True])
-@pytest.mark.parametrize("num_stages", [2, 3, 4])
+@pytest.mark.parametrize("num_stages", [2, 3, 4, 5])
 def test_exact_regnet_counts_match_enumeration_including_ties_and_merged_levels(num_stages, contiguous):
     """wm = 2.25 puts breakpoints (wm^(k-1/2) - 1)/j exactly on the wa grid (e.g. w0 = 80, wa = 8,
     j = 5); wm < 2 with w0 = 8 merges levels whose snapped widths coincide (8·1.5 and 8·1.5^2 -> 16)."""
@@ -243,6 +256,27 @@ def test_band_fraction_contains_the_enumerated_share():
     shares = [band_fraction(space, [band], draws=10_000, seed=seed) for seed in range(20)]
     assert sum(s.low <= inside / total <= s.high for s in shares) >= 17
     assert all(s.high - s.low < 0.03 for s in shares)
+
+
+EXACT_SIZES = {
+    "anynetx_a": 314_432_039_157_760_000,
+    "anynetx_b": 14_231_962_814_251_008,
+    "anynetx_c": 161_843_226_083_328,
+    "anynetx_d": 7_072_275_628_032,
+    "anynetx_e": 418_276_067_112,
+    "regnetx": 22_317_983_190,
+    "regnety": 22_317_983_190,
+    "regnetx_constrained": 7_257_239_040,
+    "anynetx_e5": 43_664_052_007_296,
+    "regnetx5": 6_788_061_144,
+    "regnety5": 6_788_061_144,
+}
+"""The exact sizes `specgen spaces` printed before the constraints became classes (and of the 5-stage
+spaces when added); the counting methods are checked against enumeration above."""
+
+
+def test_exact_sizes_of_the_builtin_spaces_stay_the_same():
+    assert {name: exact_size(load_space(name)) for name in BUILTIN} == EXACT_SIZES
 
 
 def test_spaces_command_lists_every_builtin_space():

@@ -35,6 +35,9 @@ BUILTIN = [
     "regnetx",
     "regnety",
     "regnetx_constrained",
+    "anynetx_e5",
+    "regnetx5",
+    "regnety5",
 ]
 
 

@@ -24,8 +24,11 @@ def _builtin_dir() -> Path:
 
 
 def builtin_spaces() -> list[str]:
-    """Names of the built-in spaces, in the paper's order."""
-    order = ["anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx", "regnety"]
+    """Names of the built-in spaces, in the paper's order (the 5-stage ones after the 4-stage ones)."""
+    order = [
+        *(f"anynetx_{x}" for x in "abcde"), "regnetx", "regnety", "regnetx_constrained",
+        "anynetx_e5", "regnetx5", "regnety5",
+    ]  # fmt: skip
     names = sorted(p.stem for p in _builtin_dir().glob("*.json"))
     return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
 
