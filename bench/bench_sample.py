@@ -11,6 +11,9 @@ needs millions of candidates for 500 models. By default it is timed on
 candidate and the acceptance rate (measured on the vectorized run, which draws the same
 law); --full runs it to 500 (tens of minutes). Both are measured in the same run.
 
+Then a line per 5-stage space (anynetx_e5, regnetx5, regnety5): 500 models in 360–400 MF
+(target < 1 s), against its 4-stage counterpart (anynetx_e, regnetx, regnety) in the same run.
+
     python bench/bench_sample.py [--n 500] [--baseline-candidates 20000] [--full]
 """
 
@@ -71,6 +74,23 @@ def baseline(count, candidates: int | None, n: int, seed: int = 0) -> tuple[floa
     return time.perf_counter() - start, drawn, kept
 
 
+FIVE_STAGE = {"anynetx_e5": "anynetx_e", "regnetx5": "regnetx", "regnety5": "regnety"}
+"""Each 5-stage space and the 4-stage space it generalizes (its baseline)."""
+
+
+def best_of_3(name: str, n: int) -> float:
+    """Seconds for n samples of a space in the band, the best of 3 runs after a warm-up."""
+    space = load_space(name)
+    sampler.sample(space, 5, flops=BAND)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        samples = sampler.sample(space, n, seed=0, flops=BAND)
+        times.append(time.perf_counter() - start)
+    assert len(samples) == n and all(BAND[0] <= s.flops <= BAND[1] for s in samples)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500)
@@ -122,6 +142,10 @@ def main() -> None:
     print(f"  specgen sampler (vectorized, NumPy batches): {ours:8.3f} s  (best of 3: {runs})")
     print(f"  per-candidate pycls 0.1.1 counter baseline:  {projected:8.1f} s  ({how})")
     print(f"  ratio: {projected / ours:,.0f}x faster (target >= 50x; absolute target < 1 s)")
+    print(f"5-stage spaces, {args.n} models in 360-400 MF (target < 1 s; baseline: the 4-stage space)")
+    for name, four in FIVE_STAGE.items():
+        mine, theirs = best_of_3(name, args.n), best_of_3(four, args.n)
+        print(f"  {name:10s} {mine:6.3f} s   {four:9s} {theirs:6.3f} s   ratio {mine / theirs:.2f}x the time")
 
 
 if __name__ == "__main__":
