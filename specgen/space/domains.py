@@ -32,7 +32,7 @@ def is_power_of_two(values: np.ndarray) -> np.ndarray:
     return positive & (np.abs(exponents - np.rint(exponents)) < 1e-12)
 
 
-class _Domain(BaseModel):
+class BaseDomain(BaseModel):
     model_config = STRICT
     distribution: Distribution = Field(
         default="uniform",
@@ -91,7 +91,7 @@ class _Domain(BaseModel):
 
 
 @lru_cache(maxsize=256)
-def _support(kind: type[_Domain], domain_json: str) -> np.ndarray:
+def _support(kind: type[BaseDomain], domain_json: str) -> np.ndarray:
     domain = kind.model_validate_json(domain_json)
     values = domain.grid()
     if domain.distribution == "power_of_two":
@@ -100,7 +100,7 @@ def _support(kind: type[_Domain], domain_json: str) -> np.ndarray:
     return values
 
 
-class IntDomain(_Domain):
+class IntDomain(BaseDomain):
     """Integers min, min + step, ... up to max."""
 
     type: Literal["int"]
@@ -131,7 +131,7 @@ def _decimal(x: float) -> tuple[int, int]:
     return (digits * 10**-e, 0) if e < 0 else (digits, e)
 
 
-class FloatDomain(_Domain):
+class FloatDomain(BaseDomain):
     """Multiples of `quantum` between min and max (pycls's quantized draws)."""
 
     type: Literal["float"]
@@ -175,7 +175,7 @@ class FloatDomain(_Domain):
         return f"empty domain: no multiple of {self.quantum:g} between {self.min:g} and {self.max:g}"
 
 
-class ChoiceDomain(_Domain):
+class ChoiceDomain(BaseDomain):
     """An explicit list of values."""
 
     type: Literal["choice"]

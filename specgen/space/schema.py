@@ -24,7 +24,7 @@ from specgen import complexity, limits
 from specgen.errors import ROOT, SpecError, first_error, how_many
 from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
 from specgen.space.constraints.band import Band
-from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, Domain, IntDomain, _Domain
+from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, BaseDomain, Domain, IntDomain
 from specgen.spec import Name
 
 ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
@@ -120,7 +120,7 @@ _TAGS = {
 """What a domain's type and a constraint's name may be, for the message when one is missing."""
 
 
-def _check_domain(space: DesignSpace, name: str, domain: _Domain, source: str) -> None:
+def _check_domain(space: DesignSpace, name: str, domain: BaseDomain, source: str) -> None:
     path = f"parameters.{name}"
     bounds = {
         "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
