@@ -31,8 +31,8 @@ from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import load_results, plainly_valid_rows, result_from_row
 from specgen.errors import SpecError
 from specgen.regnet import block_widths
-from specgen.sampler import sample
-from specgen.spaces import load_space
+from specgen.space.builtins import load_space
+from specgen.space.sampler import sample
 from specgen.spec import NetworkSpec, Stage
 from specgen.testing import invalid_specs, network_specs, regnet_specs
 
