@@ -281,6 +281,7 @@ _NETWORK_EDGES = {
     "resolution": [0, 1, 2, 64, limits.MAX_RESOLUTION, limits.MAX_RESOLUTION + 1, -(2**70)],
     "se_ratio": [0.0, -0.0, 0.01, 0.05, 0.25, 1.0, 1.01, -0.5, _NAN, _INF, 0, True, None],
     "kind": ["anynet", "regnet", None],
+    "extra": [1],  # an unknown field
 }
 _STAGE_EDGES = {
     "depth": [0, 1, 3, limits.MAX_STAGE_DEPTH, limits.MAX_STAGE_DEPTH + 1, 2.0],
@@ -300,6 +301,7 @@ _STAGE_EDGES = {
         1,
     ],
     "group_width": [1, 2, 3, 8, 24, limits.MAX_GROUP_WIDTH, limits.MAX_GROUP_WIDTH + 1, False],
+    "extra": [1],
 }
 _MISSING = object()
 

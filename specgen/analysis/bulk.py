@@ -20,11 +20,11 @@ import numpy as np
 from specgen import complexity, limits
 from specgen.spec import NetworkSpec, Stage
 
-NETWORK_FIELDS = frozenset(NetworkSpec.model_fields)
-STAGE_FIELDS = frozenset(Stage.model_fields)
+_NETWORK_FIELDS = frozenset(NetworkSpec.model_fields)
+_STAGE_FIELDS = frozenset(Stage.model_fields)
 _NAME = re.compile(limits.NAME_PATTERN)
 _NAMES = re.compile(f"(?:{limits.NAME_PATTERN.removeprefix('^').removesuffix('$')}\n)*")
-_NO_STAGE = dict.fromkeys(STAGE_FIELDS)
+_NO_STAGE = dict.fromkeys(_STAGE_FIELDS)
 _INT64_SAFE = 2.0**56
 """Networks whose depth x (widest width)^2 x (largest map)^2 is below this are counted in int64 with room
 (each block adds less than 16 such products); wider ones are left to NetworkSpec's exact count."""
@@ -83,12 +83,23 @@ def within(x: np.ndarray, low: float, high: float) -> np.ndarray:
     return (low <= x) & (x <= high)
 
 
+def _stage_columns(stages: list) -> tuple[np.ndarray, dict[str, list]]:
+    """Where a stage is plain (a dict of exactly the stage fields), and each field's values (from a
+    stand-in whose values every bound refuses where a stage is not)."""
+    if set(map(type, stages)) <= {dict} and set(map(len, stages)) <= {len(_STAGE_FIELDS)}:
+        with suppress(KeyError):  # as many keys as fields, and every field there: exactly the fields
+            return np.ones(len(stages), bool), {f: list(map(itemgetter(f), stages)) for f in _STAGE_FIELDS}
+    plain = np.array([type(s) is dict and s.keys() == _STAGE_FIELDS for s in stages], bool)
+    stages = [s if p else _NO_STAGE for s, p in zip(stages, plain, strict=True)]
+    return plain, {f: list(map(itemgetter(f), stages)) for f in _STAGE_FIELDS}
+
+
 def plainly_valid_networks(specs: list) -> np.ndarray:
     """True where a spec is a valid NetworkSpec in plain form; False where NetworkSpec must decide."""
     out = np.zeros(len(specs), bool)
     plain = [  # every field given and no other, and 1 to MAX_STAGES stages
         type(s) is dict
-        and s.keys() == NETWORK_FIELDS
+        and s.keys() == _NETWORK_FIELDS
         and type(s["stages"]) is list
         and 0 < len(s["stages"]) <= limits.MAX_STAGES
         for s in specs
@@ -111,10 +122,7 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
 
     # Stages as (networks, most stages) tables; depth 0 marks a stage a network does not have.
     counts = np.array([len(net["stages"]) for net in nets])
-    stages = [s for net in nets for s in net["stages"]]
-    plain_stages = np.array([type(s) is dict and s.keys() == STAGE_FIELDS for s in stages], bool)
-    if not plain_stages.all():  # a stand-in whose values every bound refuses, to read columns from
-        stages = [s if p else _NO_STAGE for s, p in zip(stages, plain_stages, strict=True)]
+    plain_stages, column = _stage_columns([s for net in nets for s in net["stages"]])
     present = np.arange(counts.max()) < counts[:, None]
 
     def table(values: np.ndarray, fill: float) -> np.ndarray:
@@ -122,15 +130,9 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
         out[present] = values
         return out
 
-    depth, width = (
-        integers(list(map(itemgetter("depth"), stages))),
-        integers(list(map(itemgetter("width"), stages))),
-    )
-    stride, group = (
-        integers(list(map(itemgetter("stride"), stages))),
-        integers(list(map(itemgetter("group_width"), stages))),
-    )
-    ratio = numbers(list(map(itemgetter("bottleneck_ratio"), stages)))
+    depth, width = integers(column["depth"]), integers(column["width"])
+    stride, group = integers(column["stride"]), integers(column["group_width"])
+    ratio = numbers(column["bottleneck_ratio"])
     stage_ok = plain_stages & within(depth, 1, limits.MAX_STAGE_DEPTH) & within(width, 1, limits.MAX_WIDTH)
     stage_ok &= within(stride, 1, limits.MAX_STRIDE) & within(group, 1, limits.MAX_GROUP_WIDTH)
     stage_ok &= within(ratio, limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO)

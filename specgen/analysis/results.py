@@ -5,7 +5,9 @@ its network spec) plus `error`, the final top-1 error as a fraction, and
 optionally `status`. A CSV cell's leading single quote, which `sweep export`
 adds where a spreadsheet would see a formula, is dropped (`specgen.sweep.cells`).
 Every row is untrusted input and is checked; the first bad one is reported as
-`FILE:LINE: field: what was expected`.
+`FILE:LINE: field: what was expected`. Rows are checked column-wise first (`plainly_valid_rows`,
+`bulk`); a row that is not plainly valid goes through the models (_Row, NetworkSpec), which word
+the line.
 
 Runs that produced no error are kept and told apart: status "diverged" (or no
 status and a null error) is a property of the design and counts in the
@@ -101,12 +103,13 @@ class _Row(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass
 class Result:
     """One trained sample: where it came from, its design, network and outcome.
 
     The network is kept as the checked data: analysis reads its stages for every sample, and builds
-    the NetworkSpec (`net`) only for the few it looks at closer.
+    the NetworkSpec (`net`) only for the few it looks at closer. Not frozen: a read makes one per row,
+    and a frozen dataclass takes three times as long to make.
     """
 
     source: str
@@ -125,6 +128,7 @@ class Result:
 
     @cached_property
     def net(self) -> NetworkSpec:
+        """The network as a NetworkSpec, built on first use."""
         return NetworkSpec.model_validate(self.spec, strict=True)
 
     @property
@@ -232,15 +236,18 @@ def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
 
 
 def _jsonl_rows(text: str, path: str) -> list[Result]:
-    lines = [(lineno, line) for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
-    sources = [f"{path}:{lineno}" for lineno, _ in lines]
+    lines = text.splitlines()
+    kept = [lineno for lineno, line in enumerate(lines, 1) if line.strip()]
+    if len(kept) < len(lines):  # blank lines are left out
+        lines = [lines[lineno - 1] for lineno in kept]
+    sources = [f"{path}:{lineno}" for lineno in kept]
     try:  # every line in one call, at C speed; a line that does not parse on its own is found below
-        rows = json.loads(f"[{','.join(line for _, line in lines)}]", object_pairs_hook=refuse_duplicates)
+        rows = json.loads(f"[{','.join(lines)}]", object_pairs_hook=refuse_duplicates)
     except (ValueError, RecursionError):
         rows = None
     if rows is None or len(rows) != len(lines):
         rows = []
-        for source, (_, line) in zip(sources, lines, strict=True):
+        for source, line in zip(sources, lines, strict=True):
             try:
                 rows.append(json.loads(line, object_pairs_hook=refuse_duplicates))
             except (ValueError, RecursionError) as e:
