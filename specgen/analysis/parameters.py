@@ -14,7 +14,8 @@ import numpy as np
 
 from specgen.analysis.results import Result
 
-STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
+_STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
+"""The stage fields plotted (each stage's stride is not a design parameter)."""
 
 REGNET = ("w0", "wa", "wm")
 
@@ -31,7 +32,7 @@ def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
     present = np.arange(counts.max()) < counts[:, None]
     flat = [s for each in stages for s in each]
     tables = {}
-    for field in STAGE_FIELDS:
+    for field in _STAGE_FIELDS:
         tables[field] = np.full(present.shape, np.nan)
         tables[field][present] = list(map(itemgetter(field), flat))
     return tables
