@@ -122,7 +122,7 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
 
     # Stages as (networks, most stages) tables; depth 0 marks a stage a network does not have.
     counts = np.array([len(net["stages"]) for net in nets])
-    plain_stages, column = _stage_columns([s for net in nets for s in net["stages"]])
+    plain_stages, stage = _stage_columns([s for net in nets for s in net["stages"]])
     present = np.arange(counts.max()) < counts[:, None]
 
     def table(values: np.ndarray, fill: float) -> np.ndarray:
@@ -130,9 +130,9 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
         out[present] = values
         return out
 
-    depth, width = integers(column["depth"]), integers(column["width"])
-    stride, group = integers(column["stride"]), integers(column["group_width"])
-    ratio = numbers(column["bottleneck_ratio"])
+    depth, width = integers(stage["depth"]), integers(stage["width"])
+    stride, group = integers(stage["stride"]), integers(stage["group_width"])
+    ratio = numbers(stage["bottleneck_ratio"])
     stage_ok = plain_stages & within(depth, 1, limits.MAX_STAGE_DEPTH) & within(width, 1, limits.MAX_WIDTH)
     stage_ok &= within(stride, 1, limits.MAX_STRIDE) & within(group, 1, limits.MAX_GROUP_WIDTH)
     stage_ok &= within(ratio, limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO)
