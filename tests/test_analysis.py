@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from specgen import limits
+from specgen.analysis import bootstrap
 from specgen.analysis.bootstrap import bootstrap_range
 from specgen.analysis.bulk import plainly_valid_networks
 from specgen.analysis.edf import (
@@ -221,6 +222,37 @@ def test_bootstrap_matches_its_definition():
     expected = np.percentile(kept, [2.5, 50, 97.5])
     r = bootstrap_range(depth, error, samples=300, seed=7)
     assert [r.low, r.best, r.high] == pytest.approx(expected.tolist())
+
+
+def _loop_range(values, errors, samples, seed, k):
+    """The definition, one draw at a time: np.argmin keeps the first drawn among equal errors."""
+    drawn = np.random.default_rng(seed).integers(0, errors.size, size=(samples, k))
+    return np.percentile([values[row[np.argmin(errors[row])]] for row in drawn], [2.5, 50, 97.5]).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 4), st.integers(1, 400), st.integers(0, 2**32))
+def test_bootstrap_matches_its_definition_with_ties_and_chunks(n, levels, samples, seed):
+    """Errors with many ties (models of equal error but other values), and draws across chunk edges."""
+    rng = np.random.default_rng(seed)
+    values, errors = rng.uniform(0, 100, n), rng.integers(0, levels, n) / 10
+    got = bootstrap_range(values, errors, samples=samples, seed=seed)
+    assert [got.low, got.best, got.high] == _loop_range(values, errors, samples, seed, max(1, round(n / 4)))
+
+
+def test_bootstrap_draws_many_chunks_as_one_loop(monkeypatch):
+    monkeypatch.setattr(bootstrap, "_CHUNK", 64)  # 40 models per draw: one draw per chunk
+    values, errors = _synthetic(2, n=160)
+    errors = np.round(errors, 2)  # ties
+    got = bootstrap_range(values, errors, samples=50, seed=4)
+    assert [got.low, got.best, got.high] == _loop_range(values, errors, 50, 4, 40)
+
+
+def test_parameters_of_the_same_models_share_their_draws():
+    depth, error = _synthetic(3)
+    best = bootstrap.best_of_draws(error, seed=1)
+    for values in (depth, -2 * depth, np.sqrt(depth)):
+        assert bootstrap.range_of(values, best) == bootstrap_range(values, error, seed=1)
 
 
 @given(regnet_specs())

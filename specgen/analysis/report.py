@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, bootstrap_range
+from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, best_of_draws, range_of
 from specgen.analysis.edf import (
     DEFAULT_BINS,
     EXACT_MAX_N,
@@ -174,15 +174,22 @@ def _ranges(
     """Parameter -> (its values in each group, each group's bootstrap range or None where it has none)."""
     columns = parameter_columns([r for g in groups for r in g.results])
     offsets = np.cumsum([0] + [len(g.results) for g in groups])
+    # Each group's best model per draw, keyed by which of its models have the parameter: the draws
+    # depend only on those models' errors, so parameters that the same models have share them.
+    draws: list[dict[bytes, np.ndarray]] = [{} for _ in groups]
     out = {}
     for parameter, column in columns.items():
         values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
         found = []
-        for x, err in zip(values, errors, strict=True):
+        for x, err, drawn in zip(values, errors, draws, strict=True):
             keep = np.isfinite(x)
-            found.append(
-                bootstrap_range(x[keep], err[keep], samples=samples, seed=seed) if keep.any() else None
-            )
+            if not keep.any():
+                found.append(None)
+                continue
+            key = keep.tobytes()
+            if key not in drawn:
+                drawn[key] = best_of_draws(err[keep], samples=samples, seed=seed)
+            found.append(range_of(x[keep], drawn[key]))
         out[parameter] = (values, found)
     return out
 
