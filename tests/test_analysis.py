@@ -497,6 +497,8 @@ _ROW_EDGES = {
     "status": ["done", "diverged", "failed", "lost", None, 1, ["done"]],
     "design": [{}, {"w0": None}, [], None, "x"],
     "spec": [[], None],
+    "forward_seconds": [0, 0.0, -0.0, 1e-4, 3, -1e-9, 86_400, 86_400.5, 1e308, _INF, _NAN, None, True, "0.1"],
+    "forward_backward_seconds": [0.5, -1, _INF, False, 10**400],
 }
 _DESIGN_EDGES = {
     "w0": [0, 1, limits.MAX_W0, limits.MAX_W0 + 1, 8.0, True, None, 10**400],

@@ -27,6 +27,7 @@ from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
 from specgen.analysis.fit import QuantizedLinearFit
 from specgen.analysis.results import DIVERGED_ERROR
+from specgen.analysis.timing import Timed
 
 FIGSIZE = (7.2, 4.8)
 DPI = 100
@@ -179,4 +180,34 @@ def widths_figure(
         title=f"{_label(name)}: best models and their quantized linear fits",
     )
     _legend_clear_of_data(ax, "lower right", fontsize=7)
+    return fig
+
+
+_TIMING_LABELS = {"forward_seconds": ("forward", "o"), "forward_backward_seconds": ("forward+backward", "^")}
+
+
+@_styled
+def time_figure(measure: str, names: Sequence[str], timed: Sequence[Timed | None]) -> Figure:
+    """Error (left) and time (right, both timings) against one complexity measure, of the timed runs.
+
+    Diverged runs are timed, so they are in the time panel; their error is not drawn, as in the scatters.
+    """
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.92, wspace=0.28)
+    left, right = fig.subplots(1, 2)
+    for i, (name, t) in enumerate(zip(names, timed, strict=True)):
+        if t is None:
+            continue
+        x = t.measures[measure]
+        trained = t.errors < DIVERGED_ERROR
+        left.scatter(x[trained], 100 * t.errors[trained], s=14, alpha=0.7, color=color(i), linewidths=0)
+        for field, seconds in t.seconds.items():
+            what, marker = _TIMING_LABELS[field]
+            label = f"{_label(name)} {what}"
+            right.scatter(x, 1e3 * seconds, s=14, alpha=0.7, color=color(i), marker=marker, label=label)
+    left.set(xlabel=measure, ylabel="error (%)", title=f"error vs {measure}")
+    right.set(xlabel=measure, ylabel="time (ms)", title=f"time vs {measure}")
+    for ax in (left, right):
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
+    _legend_clear_of_data(right, "upper left", fontsize=7)
     return fig

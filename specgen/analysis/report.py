@@ -31,9 +31,12 @@ from specgen.analysis.edf import (
 from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
+from specgen.analysis.timing import CORRELATED, CORRELATION, MEASURES, timed_runs
+from specgen.analysis.timing import summary as timing_summary
 from specgen.atomic import missing_folders, remove_empty, write_atomic
 from specgen.errors import ROOT, SpecError, shown
 from specgen.fmt import percent, table
+from specgen.sweep.store import TIMING_FIELDS
 
 BY = ("space", "source")
 NORMALIZE = ("flops", "params")
@@ -43,7 +46,7 @@ MARK = ".specgen-report"
 MARK_TEXT = "This folder is a report of `specgen analyze`; a new report replaces it whole.\n"
 """Written into every report: only a folder holding it (and report files) is ever replaced."""
 REPORT_FILE = re.compile(
-    r"(\.specgen-report|index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|widths-\d+)\.(png|svg))"
+    r"(\.specgen-report|index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|time-(flops|params|acts)|widths-\d+)\.(png|svg))"
 )
 """Every name a report may hold: an existing folder holding anything else is never replaced."""
 
@@ -84,6 +87,8 @@ class Report:
                 headers += [f"KS ({self.summary['normalize']}-normalized)", "p-value"]
             rows = [[k["a"], k["b"], *_ks_cells(k)] for k in self.summary["ks"]]
             out.append(table(headers, rows, right=[False, False] + [True] * (len(headers) - 2)))
+        if self.summary["timing"]:
+            out.append(_timing_table(self.summary))
         return "\n\n".join(out)
 
 
@@ -92,6 +97,27 @@ def _ks_cells(k: dict) -> list[str]:
     if "normalized_statistic" in k:
         cells += [f"{k['normalized_statistic']:.4f}", f"{k['normalized_pvalue']:.3g}"]
     return cells
+
+
+def _timing_table(summary: dict) -> str:
+    """Each group's timed runs: the median time of each timing and its correlation with flops and acts."""
+    headers = [summary["by"], "timed"]
+    for timing in TIMING_FIELDS:
+        name = timing.removesuffix("_seconds").replace("_", "+")
+        headers += [f"{name} (ms)"] + [f"r {name}~{m}" for m in CORRELATED]
+    rows = []
+    for g in summary["groups"]:
+        t = g["timing"]
+        if t is None:
+            continue
+        row = [g["name"], t["n"]]
+        for timing in TIMING_FIELDS:
+            median = t[timing]["median"]
+            row += ["-" if median is None else f"{1e3 * median:.2f}"]
+            row += ["-" if t[timing]["r"][m] is None else f"{t[timing]['r'][m]:.3f}" for m in CORRELATED]
+        rows.append(row)
+    note = f"r: {summary['timing']['correlation'].capitalize()} correlation over the timed runs"
+    return table(headers, rows, right=[False] + [True] * (len(headers) - 1)) + "\n" + note
 
 
 def group_results(results: list[Result], by: str) -> list[Group]:
@@ -245,6 +271,11 @@ def build(
             ids, errs, widths, fits = zip(*((r.id, r.error, w, f) for r, w, f in models), strict=True)
             figures[f"widths-{index}"] = plots.widths_figure(g.name, ids, errs, widths, fits)
 
+    timed = [timed_runs(g.results, e) for g, e in zip(groups, errors, strict=True)]
+    if any(t is not None for t in timed):
+        for measure in MEASURES:
+            figures[f"time-{measure}"] = plots.time_figure(measure, names, timed)
+
     summary = {
         "by": by,
         "sources": list(sources),
@@ -274,10 +305,14 @@ def build(
                     }
                     for r, _, f in best[i]
                 ],
+                "timing": None if timed[i] is None else timing_summary(timed[i]),
             }
             for i, (g, e) in enumerate(zip(groups, errors, strict=True))
         ],
         "ks": _ks_table(names, errors, weights),
+        "timing": {"correlation": CORRELATION, "fields": list(TIMING_FIELDS)}
+        if any(t is not None for t in timed)
+        else None,
         "plots": list(figures),
     }
     report = Report(summary)

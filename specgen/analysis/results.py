@@ -2,8 +2,9 @@
 
 A row is a sample as `specgen sample` writes it (it names its space and holds
 its network spec) plus `error`, the final top-1 error as a fraction, and
-optionally `status`. A CSV cell's leading single quote, which `sweep export`
-adds where a spreadsheet would see a formula, is dropped (`specgen.sweep.cells`).
+optionally `status` and the timings of `sweep --time` (TIMING_FIELDS, seconds). A CSV
+cell's leading single quote, which `sweep export` adds where a spreadsheet would see a
+formula, is dropped (`specgen.sweep.cells`).
 Every row is untrusted input and is checked; the first bad one is reported as
 `FILE:LINE: field: what was expected`. Rows are checked column-wise first (`plainly_valid_rows`,
 `bulk`); a row that is not plainly valid goes through the models (_Row, NetworkSpec), which word
@@ -48,6 +49,7 @@ from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
 from specgen.sweep.cells import restore
+from specgen.sweep.store import TIMING_FIELDS, read_results
 
 DIVERGED_ERROR = 1.0
 """The error a diverged run counts with: it is in the EDF, as a model that learned nothing."""
@@ -62,6 +64,9 @@ _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infin
 """A CSV number as JSON spells it (no '1_000', no spaces); NaN and infinities are read to be refused."""
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+MAX_SECONDS = 86_400.0
+"""A day: no timing of one call at a batch size is longer."""
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 
 class _Design(BaseModel):
@@ -93,6 +98,8 @@ class _Row(BaseModel):
     spec: dict[str, Any]
     error: Fraction | None
     status: Literal["done", "diverged", "failed"] | None = None
+    forward_seconds: Seconds | None = None
+    forward_backward_seconds: Seconds | None = None
 
     @field_validator("id")
     @classmethod
@@ -125,6 +132,9 @@ class Result:
     status: str
     """'done', 'diverged' or 'failed'."""
     error: float | None
+    forward_seconds: float | None = None
+    """`sweep --time`: median seconds of a forward call at the training batch size; None if not timed."""
+    forward_backward_seconds: float | None = None
 
     @cached_property
     def net(self) -> NetworkSpec:
@@ -177,6 +187,7 @@ def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result
         spec,
         status,
         error,
+        *(None if row.get(field) is None else float(row[field]) for field in TIMING_FIELDS),
     )
 
 
@@ -207,6 +218,9 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
     ok &= no_error | within(numbers(errors, (int, float)), 0.0, 1.0)
     statuses = [r.get("status") for r in rows]
     ok &= one_of(statuses, _STATUSES)
+    for field in TIMING_FIELDS:
+        times = [r.get(field) for r in rows]
+        ok &= of_type(times, type(None)) | within(numbers(times, (int, float)), 0.0, MAX_SECONDS)
     if no_error.any():
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
     designs = [r["design"] for r in rows]
@@ -268,7 +282,7 @@ def _csv_cell(column: str, cell: str, source: str) -> object:
         if not _INTEGER.fullmatch(cell):
             raise SpecError(source, column, f"expected an integer, got {shown(cell)}")
         return int(cell)
-    if column == "error":
+    if column in ("error", *TIMING_FIELDS):
         if cell.strip().lower() in ("", "null", "none"):
             return None
         if not _NUMBER.fullmatch(cell):
@@ -306,10 +320,6 @@ def _csv_rows(text: str, path: str) -> list[Result]:
 
 
 def _store_rows(path: str) -> list[Result]:
-    try:
-        from specgen.sweep.store import read_results
-    except ImportError:
-        raise SpecError(path, ROOT, "expected a .jsonl or .csv results file or a sweep store") from None
     rows = read_results(path)
     return _results(rows, [f"{path}: {named(row['id'])}" for row in rows], path)
 
