@@ -27,7 +27,7 @@ import numpy as np
 from specgen.analysis.bootstrap import bootstrap_range
 from specgen.analysis.fit import e_fit, fit_quantized_linear
 from specgen.analysis.results import load_results, result_from_row
-from specgen.regnet import block_widths
+from specgen.network.regnet import block_widths
 from specgen.space.builtins import load_space
 from specgen.space.sampler import sample
 from specgen.specfile import refuse_duplicates

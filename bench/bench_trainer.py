@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from specgen.spec import NetworkSpec, Stage
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.specfile import load_spec
 from specgen.train.data import load_data
 from specgen.train.modules import network_class

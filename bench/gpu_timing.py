@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_forward import torchvision_regnet  # noqa: E402
 
-from specgen import complexity  # noqa: E402
+from specgen.network import complexity  # noqa: E402
 from specgen.specfile import load_spec  # noqa: E402
 from specgen.train.modules import network_class  # noqa: E402
 from specgen.train.timing import Settings, at_resolution, timed_calls, torch_call  # noqa: E402

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from specgen.spec import NetworkSpec, Stage
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.specfile import load_spec
 from specgen.sweep.executors import ProcessPool
 from specgen.sweep.worker import Job

@@ -84,8 +84,8 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 def validate(files: tuple[str, ...]) -> None:
     """Check spec files; exit 0 when all are valid, 2 otherwise."""
-    from specgen import complexity
     from specgen.fmt import flops_human
+    from specgen.network import complexity
     from specgen.specfile import load_spec
 
     failed = 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from specgen import complexity
 from specgen.fmt import count_human, flops_human, table
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network import complexity
+from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
+from specgen.network.layers import out_size
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
+from specgen.network.stems import DEFAULT as DEFAULT_STEM
+from specgen.network.stems import STEM_TYPES
 
 
 def summary(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> dict:
@@ -17,6 +21,8 @@ def summary(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> di
         "name": net.name,
         "kind": spec.kind,
         "resolution": res,
+        "stem_type": net.stem_type,
+        "block_type": net.block_type,
         "stem_width": net.stem_width,
         "stages": [s.model_dump() for s in net.stages],
         "se_ratio": net.se_ratio,
@@ -39,10 +45,11 @@ def _origin(spec: RegNetSpec | NetworkSpec) -> str:
 def render(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> str:
     """A table of stages and the complexity, with thousands separators."""
     info = summary(spec, resolution)
-    size = complexity.out_size(info["resolution"], 2)
-    rows = [("stem", 1, info["stem_width"], "", "", 2, f"{size}x{size}")]
+    stride = STEM_TYPES[info["stem_type"]].stride
+    size = out_size(info["resolution"], stride)
+    rows = [("stem", 1, info["stem_width"], "", "", stride, f"{size}x{size}")]
     for i, s in enumerate(info["stages"], start=1):
-        size = complexity.out_size(size, s["stride"])
+        size = out_size(size, s["stride"])
         rows.append(
             (
                 f"s{i}",
@@ -54,10 +61,14 @@ def render(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> str
                 f"{size}x{size}",
             )
         )
-    block = "Y (SE {:g})".format(info["se_ratio"]) if info["se_ratio"] else "X"
+    if info["block_type"] != DEFAULT_BLOCK:
+        block = info["block_type"]
+    else:
+        block = "Y (SE {:g})".format(info["se_ratio"]) if info["se_ratio"] else "X"
+    block += " blocks" if info["stem_type"] == DEFAULT_STEM else f" blocks behind a {info['stem_type']} stem"
     lines = [
         f"{info['name']}: {_origin(spec)}",
-        f"{block} blocks, {info['num_classes']} classes, input {info['resolution']}x{info['resolution']}",
+        f"{block}, {info['num_classes']} classes, input {info['resolution']}x{info['resolution']}",
         "",
         table(
             ["stage", "depth", "width", "group width", "bottleneck ratio", "stride", "output"],

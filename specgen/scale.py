@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from specgen import complexity
 from specgen.errors import ROOT, first_error
 from specgen.fmt import count_human, flops_human, table
-from specgen.regnet import RegNetSpec, pycls_compatible
-from specgen.spec import NetworkSpec
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec, pycls_compatible
+from specgen.network.spec import NetworkSpec
 
 FAST_COMPOUND = "d1_w8_g8_r1"
 """The paper's recommended strategy (dWr): mostly width, groups with it, a little depth and resolution."""

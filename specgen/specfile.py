@@ -16,8 +16,8 @@ from typing import Annotated
 from pydantic import Field, TypeAdapter, ValidationError
 
 from specgen.errors import ROOT, SpecError, first_error, json_type
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 
 MAX_SPEC_BYTES = 1 << 20
 

@@ -28,10 +28,14 @@ from typing import NamedTuple
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from specgen import limits
-from specgen.regnet import RegNetSpec
+from specgen.network import limits
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
+from specgen.network.layers import se_width
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec, Stage, block_input_widths
+from specgen.network.stems import DEFAULT as DEFAULT_STEM
 from specgen.space.strategies import near_space_specs, space_samples
-from specgen.spec import NetworkSpec, Stage, block_input_widths, se_width
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 """Safe spec names."""
@@ -74,17 +78,30 @@ def network_specs(
     se_ratios: tuple[float, ...] = (0.0, 0.25),
     resolutions: tuple[int, ...] = (16, 32, 64),
     max_classes: int = 16,
+    stem_types: tuple[str, ...] = (DEFAULT_STEM,),
+    block_types: tuple[str, ...] = (DEFAULT_BLOCK,),
 ) -> NetworkSpec:
-    """Small valid AnyNet networks (defaults keep them cheap to build and run)."""
+    """Small valid AnyNet networks (defaults keep them cheap to build and run).
+
+    A block type without groups gets b = g = 1 and widths up to max_group_width * max_groups;
+    one without SE gets se_ratio 0.
+    """
+    stem_type = draw(st.sampled_from(stem_types)) if len(stem_types) > 1 else stem_types[0]
+    block_type = draw(st.sampled_from(block_types)) if len(block_types) > 1 else block_types[0]
+    block = BLOCK_TYPES[block_type]
+    if not block.grouped:
+        max_group_width, max_groups, bottleneck_ratios = 1, max_group_width * max_groups, (1.0,)
     n = draw(st.integers(1, max_stages))
     body = [draw(stages(max_depth, max_group_width, max_groups, bottleneck_ratios)) for _ in range(n)]
     stem = draw(st.sampled_from([8, 16, 32]))
-    se_ratio = draw(st.sampled_from(se_ratios))
+    se_ratio = draw(st.sampled_from(se_ratios if block.se else (0.0,)))
     # SE needs a width of at least one channel in every block; narrow nets go without.
     if se_width(min(block_input_widths(stem, body)), se_ratio) < 1:
         se_ratio = 0.0
     return NetworkSpec(
         name=draw(names),
+        stem_type=stem_type,
+        block_type=block_type,
         stem_width=stem,
         stages=body,
         se_ratio=se_ratio,

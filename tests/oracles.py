@@ -9,20 +9,23 @@ from pycls.models.anynet import AnyNet
 
 from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module
-from specgen.spec import NetworkSpec
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.spec import NetworkSpec
 
 
 def pycls_kwargs(net: NetworkSpec) -> dict:
-    """pycls's AnyNet arguments for the same network (its bottleneck multiplier is 1/b)."""
+    """pycls's AnyNet arguments for the same network (its bottleneck multiplier is 1/b; a block
+    type without groups takes none)."""
+    grouped = BLOCK_TYPES[net.block_type].grouped
     return {
-        "stem_type": "simple_stem_in",
+        "stem_type": net.stem_type,
         "stem_w": net.stem_width,
-        "block_type": "res_bottleneck_block",
+        "block_type": net.block_type,
         "ds": net.depths,
         "ws": net.widths,
         "ss": [s.stride for s in net.stages],
-        "bms": [1 / b for b in net.bottleneck_ratios],
-        "gws": net.group_widths,
+        "bms": [1 / b for b in net.bottleneck_ratios] if grouped else None,
+        "gws": net.group_widths if grouped else None,
         "se_r": net.se_ratio or None,
         "nc": net.num_classes,
     }
@@ -33,7 +36,10 @@ def pycls_anynet(net: NetworkSpec, device: str = "cpu") -> torch.nn.Module:
     with torch.device(device):
         model = AnyNet(**pycls_kwargs(net))
         if net.in_channels != 3:
-            model.stem.conv = torch.nn.Conv2d(net.in_channels, net.stem_width, 3, 2, 1, bias=False)
+            conv = model.stem.conv
+            model.stem.conv = torch.nn.Conv2d(
+                net.in_channels, net.stem_width, conv.kernel_size, conv.stride, conv.padding, bias=False
+            )
     return model
 
 

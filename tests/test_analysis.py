@@ -13,7 +13,6 @@ import scipy.stats
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from specgen import limits
 from specgen.analysis import bootstrap
 from specgen.analysis.bootstrap import bootstrap_range
 from specgen.analysis.bulk import plainly_valid_networks
@@ -31,10 +30,11 @@ from specgen.analysis.fit import MAX_SLOPE, e_fit, fit_quantized_linear, slopes
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import load_results, plainly_valid_rows, result_from_row
 from specgen.errors import SpecError
-from specgen.regnet import block_widths
+from specgen.network import limits
+from specgen.network.regnet import block_widths
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.space.builtins import load_space
 from specgen.space.sampler import sample
-from specgen.spec import NetworkSpec, Stage
 from specgen.testing import invalid_specs, network_specs, regnet_specs
 
 # Errors on a coarse grid, so samples share values (ties) as real top-1 errors do.

@@ -10,15 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from specgen import limits
 from specgen.cli import main
+from specgen.network import limits
+from specgen.network.spec import Stage
 from specgen.space import sizes, spec_limits
 from specgen.space.batch import Batch, Designs, admitted, resolve
 from specgen.space.builtins import builtin_spaces, load_space
 from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
 from specgen.space.constraints.non_decreasing import NonDecreasing
 from specgen.space.constraints.quantized_linear import QuantizedLinear
-from specgen.spec import Stage
 from specgen.testing import space_samples
 
 from .conftest import ROOT

@@ -22,7 +22,7 @@ from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module
 from specgen.emit.writer import emit
 from specgen.errors import SpecError
-from specgen.spec import NetworkSpec, Stage
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.specfile import load_spec
 
 from .conftest import ROOT, SPECS

@@ -16,10 +16,11 @@ import torch
 from hypothesis import given, settings
 from pydantic import ValidationError
 
-from specgen import complexity
 from specgen.emit.onnx import MIN_OPSET, build_onnx, onnx_bytes, render
 from specgen.errors import SpecError
-from specgen.spec import NetworkSpec, Stage, se_width
+from specgen.network import complexity
+from specgen.network.layers import se_width
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.specfile import load_spec
 from specgen.testing import names, network_specs
 from tests import oracles

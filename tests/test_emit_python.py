@@ -10,10 +10,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from specgen import complexity
 from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module, shortcut_kind
-from specgen.spec import NetworkSpec, Stage
+from specgen.network import complexity
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.spec import NetworkSpec, Stage
+from specgen.network.stems import STEM_TYPES
 from specgen.specfile import load_spec
 from specgen.testing import network_specs
 
@@ -21,6 +23,7 @@ from .conftest import ROOT, SPECS
 from .oracles import emitted_class, pycls_anynet
 
 ZOO = sorted(SPECS.glob("*.json"))
+EXAMPLES = sorted((SPECS / "examples").glob("*.json"))
 GENERATED = ROOT / "generated"
 ATOL = 1e-5
 
@@ -66,12 +69,28 @@ def test_generated_holds_exactly_the_emitted_zoo():
         )
 
 
-@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
+def test_generated_examples_hold_one_network_per_stem_and_block_type():
+    """specs/examples/<type>.json is a network of that type, for every type the registries hold;
+    re-emitting gives the committed bytes."""
+    nets = [load_spec(path).resolve() for path in EXAMPLES]
+    named = {path.stem: {net.stem_type, net.block_type} for path, net in zip(EXAMPLES, nets, strict=True)}
+    assert all(t in named.get(t, ()) for t in [*STEM_TYPES, *BLOCK_TYPES])
+    assert sorted(p.stem for p in (GENERATED / "examples").glob("*.py")) == sorted(p.stem for p in EXAMPLES)
+    for path, net in zip(EXAMPLES, nets, strict=True):
+        emitted = render_module(net, f"specs/examples/{path.name}").encode()
+        assert emitted == (GENERATED / "examples" / f"{net.name}.py").read_bytes(), (
+            f"re-run: specgen emit specs/examples/{path.name} --out generated/examples --format py"
+        )
+
+
+@pytest.mark.parametrize("path", ZOO + EXAMPLES, ids=[p.stem for p in ZOO + EXAMPLES])
 def test_zoo_module_is_pycls_anynet(path):
     """Analytical params, pycls's state-dict names and shapes, and pycls's outputs for the same weights."""
     net = load_spec(path).resolve()
     torch.manual_seed(0)
-    ours = load_network_class(GENERATED / f"{net.name}.py", class_name(net))()
+    ours = load_network_class(
+        GENERATED / path.parent.relative_to(SPECS) / f"{net.name}.py", class_name(net)
+    )()
     assert n_params(ours) == complexity.count(net).params
     randomize_bn(ours)
     reference = pycls_anynet(net, device="meta")  # built without memory, then given our tensors

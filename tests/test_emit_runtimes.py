@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from specgen.emit.python import class_name, render_module
-from specgen.spec import NetworkSpec, Stage
+from specgen.network.spec import NetworkSpec, Stage
 
 from .oracles import emitted_class, pycls_anynet
 

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from specgen import complexity, limits
 from specgen.cli import main
 from specgen.errors import SpecError
-from specgen.regnet import (
+from specgen.network import complexity, limits
+from specgen.network.regnet import (
     COMPATIBILITY,
     COMPATIBILITY_BATCH,
     RegNetSpec,

@@ -15,10 +15,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specgen import complexity
 from specgen.cli import main
 from specgen.emit.python import render_module
-from specgen.regnet import RegNetSpec
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.scale import (
     FAST_COMPOUND,
     factor_for_flops,
@@ -27,7 +28,6 @@ from specgen.scale import (
     scaled_name,
     snap_group_width,
 )
-from specgen.spec import NetworkSpec, Stage
 from specgen.specfile import dump_spec, load_spec
 from specgen.testing import network_specs
 

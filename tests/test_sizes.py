@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specgen import complexity
 from specgen.cli import main
-from specgen.regnet import block_widths_batch, stages_from_blocks_batch
+from specgen.network import complexity
+from specgen.network.regnet import block_widths_batch, stages_from_blocks_batch
 from specgen.space import sizes
 from specgen.space.builtins import load_space
 from specgen.space.constraints.band import Band

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycls.models.regnet import generate_regnet
 
-from specgen import complexity
 from specgen.cli import main
 from specgen.errors import SpecError
-from specgen.regnet import RegNetSpec
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec
 from specgen.space.batch import resolve
 from specgen.space.builtins import builtin_spaces, load_space
 from specgen.space.domains import FloatDomain
@@ -202,7 +202,7 @@ def test_validation_with_bands_accepts_exactly_what_the_constraints_allow():
     ],
 )
 def test_validation_names_the_rule_and_the_stage(change, path, message):
-    from specgen.spec import NetworkSpec, Stage
+    from specgen.network.spec import NetworkSpec, Stage
 
     space = load_space("anynetx_d")
     widths = change.get("width", [64, 64, 96, 128])

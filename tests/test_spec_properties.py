@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specgen import complexity
 from specgen.errors import SpecError
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec, Stage
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.specfile import dump_spec, parse_json, validate_spec
 from specgen.testing import network_specs, regnet_specs
 
@@ -33,7 +33,7 @@ def test_resolved_regnet_is_buildable_and_ordered(spec):
 
 @given(regnet_specs())
 def test_block_widths_lie_on_the_quantized_grid(spec):
-    from specgen.regnet import block_widths
+    from specgen.network.regnet import block_widths
 
     widths = block_widths(spec.depth, spec.w0, spec.wa, spec.wm, spec.q)
     assert widths[0] == spec.w0

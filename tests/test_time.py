@@ -17,12 +17,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from specgen import complexity
 from specgen.cli import main
 from specgen.emit.python import render_module
 from specgen.errors import SpecError
 from specgen.fmt import count_human, flops_human
-from specgen.spec import NetworkSpec, Stage
+from specgen.network import complexity
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.sweep.store import TIMING_FIELDS, read_store
 from specgen.train import timing
 

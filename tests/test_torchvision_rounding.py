@@ -8,9 +8,9 @@ import torch
 import torchvision.models as tvm
 import torchvision.models.regnet as tv_regnet
 
-from specgen import complexity
 from specgen.emit.python import render_module
-from specgen.regnet import RegNetSpec
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec
 from specgen.specfile import load_spec
 
 from .conftest import ROOT, SPECS

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from specgen.cli import main
-from specgen.spec import NetworkSpec, Stage
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.testing import network_specs
 from specgen.train.augment import crop_flip, padding
 from specgen.train.crosscheck import AGREEMENT, agrees

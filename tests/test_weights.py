@@ -16,8 +16,8 @@ from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name
 from specgen.emit.weights import layout, load_checkpoint, to_pycls_layout
 from specgen.errors import SpecError
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 from specgen.specfile import load_spec
 
 from .conftest import ROOT, SPECS

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from specgen import complexity
+from specgen.network import complexity
 from specgen.specfile import load_spec
 
 from .conftest import MODEL_ZOO, SPECS

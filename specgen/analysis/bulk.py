@@ -1,12 +1,13 @@
 """NetworkSpec's rules checked column-wise over many specs at once (NumPy), for reading results fast.
 
 NetworkSpec stays the one definition of a valid network: `plainly_valid_networks` only tells which
-specs need not go through it. True means the spec is in the plain form a NetworkSpec is written in
-(every field given, each of its own type) and keeps every rule NetworkSpec has: the bounds of
-`specgen.limits`, whole bottleneck widths that the group width divides, the total depth, SE widths
-of at least one channel, and the params and flops limits. False means it breaks one, or is in another
-form (a default left out, an integer for a float): NetworkSpec itself then decides, and words any
-refusal. The tests prove the verdicts equal NetworkSpec's.
+specs need not go through it. True means the spec is in the plain form a NetworkSpec is dumped in
+(every field given but the type and option fields at their defaults, each of its own type) and keeps
+every rule NetworkSpec has: the bounds of `specgen.network.limits`, whole bottleneck widths that the
+group width divides, the total depth, SE widths of at least one channel, and the params and flops
+limits. False means it breaks one, or is in another form (a default left out, an integer for a
+float, a stem or block type named): NetworkSpec itself then decides, and words any refusal. The
+tests prove the verdicts equal NetworkSpec's.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from operator import itemgetter
 
 import numpy as np
 
-from specgen import complexity, limits
-from specgen.spec import NetworkSpec, Stage
+from specgen.network import complexity, limits
+from specgen.network.layers import out_size, se_width
+from specgen.network.spec import TYPE_DEFAULTS, NetworkSpec, Stage
+from specgen.network.stems import DEFAULT as DEFAULT_STEM
+from specgen.network.stems import STEM_TYPES
 
-_NETWORK_FIELDS = frozenset(NetworkSpec.model_fields)
+_NETWORK_FIELDS = frozenset(NetworkSpec.model_fields) - TYPE_DEFAULTS.keys()
+"""A plain spec's fields: its dump, where the type and option fields at their defaults are left out."""
 _STAGE_FIELDS = frozenset(Stage.model_fields)
 _NAME = re.compile(limits.NAME_PATTERN)
 _NAMES = re.compile(f"(?:{limits.NAME_PATTERN.removeprefix('^').removesuffix('$')}\n)*")
@@ -153,11 +158,11 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
     feeds_next = np.arange(counts.max()) < (counts - 1)[:, None]
     fed = np.where(feeds_next | (depths > 1), widths, np.iinfo(np.int64).max)
     narrowest = np.minimum(stem, fed.min(axis=1))
-    ok &= (se == 0) | (np.rint(narrowest * se) >= 1)
+    ok &= (se == 0) | (se_width(narrowest, se) >= 1)
 
     # The params and flops limits, counted in int64 where that is exact.
     widest = np.fmax(np.maximum(stem, widths.max(axis=1)), table(bottleneck, 0.0).max(axis=1))
-    largest_map = complexity.out_size(resolution, 2)
+    largest_map = out_size(resolution, STEM_TYPES[DEFAULT_STEM].stride)
     ok &= depths.sum(axis=1) * widest.astype(float) ** 2 * largest_map.astype(float) ** 2 < _INT64_SAFE
     cx = complexity.count_batch(
         depths[ok],

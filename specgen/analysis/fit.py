@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specgen.regnet import block_widths
+from specgen.network.regnet import block_widths
 
 WM_RANGE = (1.1, 4.0)
 MAX_SLOPE = 64.0

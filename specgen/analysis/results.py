@@ -34,7 +34,6 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specgen import limits
 from specgen.analysis.bulk import (
     integers,
     names,
@@ -46,7 +45,8 @@ from specgen.analysis.bulk import (
     within,
 )
 from specgen.errors import ROOT, SpecError, first_error, named, shown
-from specgen.spec import Name, NetworkSpec
+from specgen.network import limits
+from specgen.network.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
 from specgen.sweep.cells import restore
 from specgen.sweep.store import TIMING_FIELDS, read_results

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specgen import complexity
 from specgen.emit.writer import FORMATS, emit
 from specgen.errors import ROOT, SpecError
 from specgen.fmt import count_human, flops_human, table
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network import complexity
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 from specgen.specfile import load_spec, parse_json, read_text, validate_spec
 
 MAX_JSONL_BYTES = 256 << 20

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from specgen.emit.layout import check_state_dict
 from specgen.emit.weights import layout, renamed_state, unwrapped
 from specgen.errors import SpecError
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 from specgen.specfile import load_spec
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def fitting_spec(checkpoint: Mapping, spec: RegNetSpec | NetworkSpec) -> str | N
     A shipped spec is named first (under the other rounding's when that fits, else the rounding of
     the checkpoint's source: torchvision's for its layout, pycls's otherwise).
     """
-    state, _ = renamed_state(checkpoint)
+    state, _ = renamed_state(checkpoint, spec.resolve())
     other = _other_rounding(spec)
     if other is not None and _fits(state, other.resolve()):
         preferred = other.rounding

@@ -1,4 +1,5 @@
-"""pycls's layout of a NetworkSpec: its blocks in order and the state dict they hold.
+"""pycls's layout of a NetworkSpec: its stem and blocks in order, with the layers their types'
+descriptions give them, and the state dict they hold.
 
 The ONNX graph names its initializers after these keys, and weights from
 other layouts are checked against them; neither needs onnx or torch here.
@@ -10,66 +11,65 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from specgen.errors import SpecError
-from specgen.spec import NetworkSpec, se_width
+from specgen.network.blocks import BLOCK_TYPES, BlockShape
+from specgen.network.layers import IN, Layer, built, se_width
+from specgen.network.layers import parameter_shapes as layer_parameter_shapes
+from specgen.network.spec import NetworkSpec
+from specgen.network.stems import STEM_TYPES
 
 BN_COUNTER = ".num_batches_tracked"
 """BN's batch counter: in every torch state dict, never in the graph; ignored."""
 
 
 @dataclass(frozen=True)
-class Block:
-    """One residual bottleneck block as the graph needs it: pycls name, input tensor and widths."""
+class Part:
+    """The stem or one block, placed in a network: its pycls name, the tensor it reads, the layers
+    it has (from its type's description)."""
 
     name: str
     input: str
-    w_in: int
-    w_out: int
-    stride: int
-    w_b: int
-    groups: int
-    w_se: int
+    layers: list[Layer]
+
+    def tensor(self, layer_name: str) -> str:
+        """A tensor's name in the network: its layer's module path, or the part's input."""
+        return self.input if layer_name == IN else f"{self.name}.{layer_name}"
+
+    def tensor_names(self, layer_names: tuple[str, ...]) -> list[str]:
+        return [self.tensor(name) for name in layer_names]
 
     @property
-    def has_projection(self) -> bool:
-        """A projection shortcut only where the width or the resolution changes."""
-        return self.w_in != self.w_out or self.stride != 1
+    def output(self) -> str:
+        return self.tensor(self.layers[-1].name)
 
 
-def blocks(net: NetworkSpec) -> list[Block]:
+def block_shapes(net: NetworkSpec) -> list[tuple[str, BlockShape]]:
     """Every block of the body in order, named `s{i}.b{j}` as pycls does (from 1)."""
-    out, x, w_in = [], "stem.relu", net.stem_width
+    out, w_in, se = [], net.stem_width, net.se_ratio > 0
     for i, stage in enumerate(net.stages, 1):
         for j in range(1, stage.depth + 1):
-            name = f"s{i}.b{j}"
-            w_se = se_width(w_in, net.se_ratio) if net.se_ratio > 0 else 0
             stride = stage.stride if j == 1 else 1
-            out.append(Block(name, x, w_in, stage.width, stride, stage.bottleneck_width, stage.groups, w_se))
-            x, w_in = f"{name}.relu", stage.width
+            w_se = se_width(w_in, net.se_ratio) if se else 0
+            shape = BlockShape(w_in, stage.width, stride, stage.bottleneck_width, stage.group_width, w_se, se)
+            out.append((f"s{i}.b{j}", shape))
+            w_in = stage.width
     return out
 
 
-def _conv(name: str, c_in: int, c_out: int, k: int = 1, groups: int = 1, bias: bool = False) -> dict:
-    shapes = {f"{name}.weight": (c_out, c_in // groups, k, k)}
-    return shapes | ({f"{name}.bias": (c_out,)} if bias else {})
-
-
-def _bn(name: str, c: int) -> dict:
-    return {f"{name}.{key}": (c,) for key in ("weight", "bias", "running_mean", "running_var")}
+def parts(net: NetworkSpec) -> list[Part]:
+    """The stem and every block, in order, each reading the one before."""
+    stem = Part("stem", "input", built(STEM_TYPES[net.stem_type].layers(net.in_channels, net.stem_width)))
+    out, block = [stem], BLOCK_TYPES[net.block_type]
+    for name, shape in block_shapes(net):
+        out.append(Part(name, out[-1].output, built(block.layers(shape))))
+    return out
 
 
 def parameter_shapes(net: NetworkSpec) -> dict[str, tuple[int, ...]]:
     """The state dict the graph expects (pycls names, BN running stats included), in graph order."""
-    shapes = _conv("stem.conv", net.in_channels, net.stem_width, 3) | _bn("stem.bn", net.stem_width)
-    for b in blocks(net):
-        if b.has_projection:
-            shapes |= _conv(f"{b.name}.proj", b.w_in, b.w_out) | _bn(f"{b.name}.bn", b.w_out)
-        f = f"{b.name}.f"
-        shapes |= _conv(f"{f}.a", b.w_in, b.w_b) | _bn(f"{f}.a_bn", b.w_b)
-        shapes |= _conv(f"{f}.b", b.w_b, b.w_b, 3, b.groups) | _bn(f"{f}.b_bn", b.w_b)
-        if b.w_se:
-            shapes |= _conv(f"{f}.se.f_ex.0", b.w_b, b.w_se, bias=True)
-            shapes |= _conv(f"{f}.se.f_ex.2", b.w_se, b.w_b, bias=True)
-        shapes |= _conv(f"{f}.c", b.w_b, b.w_out) | _bn(f"{f}.c_bn", b.w_out)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for part in parts(net):
+        for layer in part.layers:
+            shapes |= layer_parameter_shapes(layer, f"{part.name}.")
     width = net.stages[-1].width
     return shapes | {"head.fc.weight": (net.num_classes, width), "head.fc.bias": (net.num_classes,)}
 

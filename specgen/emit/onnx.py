@@ -17,10 +17,10 @@ import onnx
 from onnx import helper
 
 from specgen import __version__
-from specgen.emit.layout import blocks, check_state_dict
+from specgen.emit.layout import check_state_dict, parts
 from specgen.emit.templates import environment
 from specgen.errors import ROOT, SpecError
-from specgen.spec import NetworkSpec
+from specgen.network.spec import NetworkSpec
 
 MIN_OPSET = 17
 BN_EPSILON = 1e-5
@@ -57,8 +57,7 @@ def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
             epsilon=BN_EPSILON,
             in_channels=net.in_channels,
             resolution=net.resolution,
-            stem_width=net.stem_width,
-            blocks=blocks(net),
+            parts=parts(net),
             num_classes=net.num_classes,
         )
     )

@@ -1,4 +1,5 @@
-"""The standalone PyTorch module of a network, rendered from `templates/network.py.j2`.
+"""The standalone PyTorch module of a network, rendered from `templates/network.py.j2`, which
+includes its stem type's and block type's fragments (`templates/stems/`, `templates/blocks/`).
 
 The file reads as if written by hand for this one network: only the parts it
 uses are rendered (no SE code in an X network, no projection branch where no
@@ -14,15 +15,19 @@ import re
 import shlex
 
 from specgen import describe
+from specgen.emit.layout import block_shapes
 from specgen.emit.templates import environment
-from specgen.spec import NetworkSpec
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.layers import projects
+from specgen.network.spec import NetworkSpec
+from specgen.network.stems import STEM_TYPES
 
 TEMPLATE = "network.py.j2"
 _SEPARATORS = re.compile(r"[_.\-]+")
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 # Names the module defines or uses, and Python's capitalized builtins: the class must shadow none.
 _TAKEN = frozenset(
-    {"Stem", "SqueezeExcitation", "Bottleneck", "Block", "Stage", "Head", "OrderedDict"}
+    {"Stem", "SqueezeExcitation", "Bottleneck", "BasicTransform", "Block", "Stage", "Head", "OrderedDict"}
     | {name for name in dir(builtins) if name[:1].isupper()}
 )
 
@@ -51,25 +56,21 @@ def docstring_text(text: str) -> str:
 
 def shortcut_kind(net: NetworkSpec) -> str:
     """'projection' when every block changes width or stride, 'identity' when none does, else 'mixed'."""
-    w_in, kinds = net.stem_width, set()
-    for stage in net.stages:
-        kinds.add(stage.width != w_in or stage.stride != 1)
-        if stage.depth > 1:
-            kinds.add(False)
-        w_in = stage.width
+    kinds = {bool(projects(b.w_in, b.w_out, b.stride)) for _, b in block_shapes(net)}
     return "mixed" if len(kinds) == 2 else ("projection" if True in kinds else "identity")
 
 
 def _context(net: NetworkSpec, source: str | None) -> dict:
-    bottleneck = any(s.bottleneck_width != s.width for s in net.stages)
-    w_b = "w_b, " if bottleneck else ""
-    w_b_param = "w_b: int, " if bottleneck else ""
+    block = BLOCK_TYPES[net.block_type]
+    bottleneck = block.grouped and any(s.bottleneck_width != s.width for s in net.stages)
+    # The block's arguments beyond (w_in, w_out, stride): only those this network varies.
+    extras = (["w_b"] if bottleneck else []) + (["group_width"] if block.grouped else [])
+    params, args = "".join(f", {e}: int" for e in extras), "".join(f", {e}" for e in extras)
     stages, w_in = [], net.stem_width
     for s in net.stages:
-        args = f"{w_in:d}, {s.width:d}, stride={s.stride:d}, depth={s.depth:d}, "
-        if bottleneck:
-            args += f"w_b={s.bottleneck_width:d}, "
-        stages.append({"args": args + f"group_width={s.group_width:d}"})
+        values = {"w_b": s.bottleneck_width, "group_width": s.group_width}
+        stage_args = f"{w_in:d}, {s.width:d}, stride={s.stride:d}, depth={s.depth:d}"
+        stages.append({"args": stage_args + "".join(f", {e}={values[e]:d}" for e in extras)})
         w_in = s.width
     return {
         "name": net.name,
@@ -78,14 +79,16 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "regenerate": shlex.quote(source) if source is not None else "<spec file>",
         "content_hash": net.content_hash(),
         "description": describe.render(net).split("\n", 1)[1],  # its first line repeats the name
+        "stem_template": STEM_TYPES[net.stem_type].template,
+        "block_template": BLOCK_TYPES[net.block_type].template,
         "se": net.se_ratio > 0,
         "se_ratio": repr(float(net.se_ratio)),
         "bottleneck": bottleneck,
         "shortcut": shortcut_kind(net),
-        "block_params": f"w_in: int, w_out: int, stride: int, {w_b_param}group_width: int",
-        "block_args": f"w_in, w_out, stride, {w_b}group_width",
-        "stage_params": f"w_in: int, w_out: int, stride: int, depth: int, {w_b_param}group_width: int",
-        "other_block_args": f"w_out, w_out, 1, {w_b}group_width",
+        "block_params": f"w_in: int, w_out: int, stride: int{params}",
+        "block_args": f"w_in, w_out, stride{args}",
+        "stage_params": f"w_in: int, w_out: int, stride: int, depth: int{params}",
+        "other_block_args": f"w_out, w_out, 1{args}",
         "stages": stages,
         "stem_width": f"{net.stem_width:d}",
         "in_channels": f"{net.in_channels:d}",

@@ -14,34 +14,27 @@ from collections.abc import Mapping
 
 from specgen.emit.layout import check_state_dict
 from specgen.errors import ROOT, SpecError
-from specgen.spec import NetworkSpec
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.spec import NetworkSpec
+from specgen.network.stems import STEM_TYPES
 
-# (pattern, replacement), applied to each key in order.
-_TORCHVISION = [
-    (r"^stem\.0\.", "stem.conv."),
-    (r"^stem\.1\.", "stem.bn."),
-    (r"^trunk_output\.block(\d+)\.block\1-(\d+)\.", lambda m: f"s{m[1]}.b{int(m[2]) + 1}."),
-    (r"\.proj\.0\.", ".proj."),
-    (r"\.proj\.1\.", ".bn."),
-    (r"\.f\.([abc])\.0\.", r".f.\1."),
-    (r"\.f\.([abc])\.1\.", r".f.\1_bn."),
-    (r"\.f\.se\.fc1\.", ".f.se.f_ex.0."),
-    (r"\.f\.se\.fc2\.", ".f.se.f_ex.2."),
-    (r"^fc\.", "head.fc."),
-]
-_TIMM = [
-    (r"\.downsample\.conv\.", ".proj."),
-    (r"\.downsample\.bn\.", ".bn."),
-    (r"\.conv1\.conv\.", ".f.a."),
-    (r"\.conv1\.bn\.", ".f.a_bn."),
-    (r"\.conv2\.conv\.", ".f.b."),
-    (r"\.conv2\.bn\.", ".f.b_bn."),
-    (r"\.conv3\.conv\.", ".f.c."),
-    (r"\.conv3\.bn\.", ".f.c_bn."),
-    (r"\.se\.fc1\.", ".f.se.f_ex.0."),
-    (r"\.se\.fc2\.", ".f.se.f_ex.2."),
-]
-_RULES = {"pycls": [], "torchvision": _TORCHVISION, "timm": _TIMM}
+_NETWORK = {
+    "torchvision": [
+        (r"^trunk_output\.block(\d+)\.block\1-(\d+)\.", lambda m: f"s{m[1]}.b{int(m[2]) + 1}."),
+        (r"^fc\.", "head.fc."),
+    ],
+    "timm": [],
+}
+"""Renames of the network's own names (stages, blocks, head); its stem's and blocks' parameter
+names follow their types' `renames`."""
+
+
+def rules(theirs: str, net: NetworkSpec) -> list:
+    """(pattern, replacement) pairs from layout `theirs` to ours, applied to each key in order."""
+    if theirs == "pycls":
+        return []
+    stem, block = STEM_TYPES[net.stem_type], BLOCK_TYPES[net.block_type]
+    return stem.renames.get(theirs, []) + _NETWORK[theirs] + block.renames.get(theirs, [])
 
 
 def layout(state_dict: Mapping) -> str:
@@ -54,8 +47,8 @@ def layout(state_dict: Mapping) -> str:
     return "pycls"
 
 
-def _rename(key: str, rules: list) -> str:
-    for pattern, replacement in rules:
+def _rename(key: str, pairs: list) -> str:
+    for pattern, replacement in pairs:
         key = re.sub(pattern, replacement, key)
     return key
 
@@ -72,14 +65,14 @@ def unwrapped(checkpoint: Mapping) -> Mapping:
     return checkpoint
 
 
-def renamed_state(state_dict: Mapping) -> tuple[dict, dict]:
-    """A state dict (bare or in a training checkpoint) in our names: our name -> the tensor, and
-    our name -> its name in the file."""
+def renamed_state(state_dict: Mapping, net: NetworkSpec) -> tuple[dict, dict]:
+    """A state dict (bare or in a training checkpoint) in our names for `net`'s stem and block
+    types: our name -> the tensor, and our name -> its name in the file."""
     state_dict = unwrapped(state_dict)
-    rules = _RULES[layout(state_dict)]
+    renames = rules(layout(state_dict), net)
     renamed, theirs = {}, {}
     for key, value in state_dict.items():
-        ours = _rename(str(key), rules)
+        ours = _rename(str(key), renames)
         renamed[ours], theirs[ours] = value, str(key)
     return renamed, theirs
 
@@ -89,7 +82,7 @@ def to_pycls_layout(state_dict: Mapping, net: NetworkSpec, source: str = "weight
     against `net`: every tensor present with its shape, nothing extra (BN counters aside).
     `source` names the file in errors.
     """
-    renamed, theirs = renamed_state(state_dict)
+    renamed, theirs = renamed_state(state_dict, net)
     if not renamed:
         raise SpecError(source, ROOT, "expected a state dict, got an empty mapping")
     try:

@@ -15,8 +15,8 @@ from pathlib import Path
 from specgen.atomic import Payload, missing_folders, remove_empty, write_all_atomic
 from specgen.emit.python import class_name, render_module
 from specgen.errors import ROOT, SpecError
-from specgen.regnet import RegNetSpec
-from specgen.spec import NetworkSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 
 FORMATS = ("py", "onnx")
 SUFFIXES = {"py": ".py", "onnx": ".onnx"}

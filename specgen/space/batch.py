@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from specgen import complexity
+from specgen.network import complexity
 from specgen.space import spec_limits
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ def measure(space: DesignSpace, stages: Stages, resolution: int) -> complexity.B
         2,
         stem_width=space.stem_width,
         se_ratio=space.se_ratio,
+        stem_type=space.stem_type,
+        block_type=space.block_type,
         resolution=resolution,
         num_classes=space.num_classes,
         in_channels=space.in_channels,

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specgen import complexity
 from specgen.errors import SpecError
+from specgen.network import complexity
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.space.batch import Designs, Stages, admitted, measure, resolve, stage_buildable
 from specgen.space.constraints.band import Band
 from specgen.space.schema import DesignSpace
-from specgen.spec import NetworkSpec, Stage
 
 BATCH = 16384
 MAX_TABLE = 4_000_000
@@ -264,6 +264,8 @@ def network(
     ]
     return NetworkSpec(
         name=name,
+        stem_type=space.stem_type,
+        block_type=space.block_type,
         stem_width=space.stem_width,
         stages=body,
         se_ratio=space.se_ratio,

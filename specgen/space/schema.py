@@ -18,14 +18,30 @@ import sys
 from typing import Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
 
-from specgen import complexity, limits
-from specgen.errors import ROOT, SpecError, first_error, how_many
+from specgen.errors import ROOT, FieldError, SpecError, field_path, first_error, how_many
+from specgen.network import complexity, limits
+from specgen.network.layers import se_width
+from specgen.network.spec import (
+    BlockName,
+    Name,
+    StemName,
+    block_type_field,
+    check_block_fits,
+    stem_type_field,
+    without_default_types,
+)
 from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
 from specgen.space.constraints.band import Band
 from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, BaseDomain, Domain, IntDomain
-from specgen.spec import Name
 
 ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
 REGNET_PARAMETERS = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
@@ -43,6 +59,8 @@ class DesignSpace(BaseModel):
 
     name: Name
     description: str = Field(default="", max_length=2000)
+    stem_type: StemName = stem_type_field()
+    block_type: BlockName = block_type_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
@@ -50,6 +68,10 @@ class DesignSpace(BaseModel):
     resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
     parameters: dict[str, Domain]
     constraints: list[Constraint] = Field(default_factory=list, max_length=64)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        return without_default_types(handler(self))
 
     @property
     def ranked_constraints(self) -> list[tuple[int, SpaceConstraint]]:
@@ -191,6 +213,17 @@ def _check_constraints(space: DesignSpace, source: str) -> None:
             raise SpecError(source, "constraints", message)
 
 
+def _check_block_fits(space: DesignSpace, source: str) -> None:
+    """A block type without groups or SE fixes b = g = 1 and se_ratio = 0: the space's domains
+    must hold only those, by the rule specs follow."""
+    b = next((x for x in space.support("bottleneck_ratio") if x != 1), 1)
+    g = next((x for x in space.support("group_width") if x != 1), 1)
+    try:
+        check_block_fits(space.block_type, space.se_ratio, [(("parameters",), float(b), int(g))])
+    except FieldError as e:
+        raise SpecError(source, field_path(e.loc), str(e)) from None
+
+
 def _check_size(space: DesignSpace, source: str) -> None:
     """The largest network of an AnyNet space must be within the spec limits, and the space countable."""
     if space.family != "anynet":
@@ -215,7 +248,7 @@ def _check_size(space: DesignSpace, source: str) -> None:
             f"{s} stages of {d_max} blocks exceed {limits.MAX_TOTAL_DEPTH} in all",
         )
     narrowest = min(space.stem_width, int(space.support("width")[0]))
-    if space.se_ratio > 0 and round(narrowest * space.se_ratio) < 1:
+    if space.se_ratio > 0 and se_width(narrowest, space.se_ratio) < 1:
         raise SpecError(
             source,
             "se_ratio",
@@ -229,6 +262,7 @@ def _check_size(space: DesignSpace, source: str) -> None:
         [[d_max] * s], [[w_max] * s], g_min, b_min,
         stem_width=space.stem_width, se_ratio=space.se_ratio, resolution=space.resolution,
         num_classes=space.num_classes, in_channels=space.in_channels,
+        stem_type=space.stem_type, block_type=space.block_type,
     )  # fmt: skip
     if cx.flops[0] > limits.MAX_FLOPS or cx.params[0] > limits.MAX_PARAMS:
         raise SpecError(
@@ -256,6 +290,7 @@ def check_space(space: DesignSpace, source: str) -> DesignSpace:
     _check_constraints(space, source)
     for name, domain in space.parameters.items():
         _check_domain(space, name, domain, source)
+    _check_block_fits(space, source)
     _check_size(space, source)
     for c in space.constraints:
         c.check_domains(space, source)

@@ -35,7 +35,7 @@ import numpy as np
 
 from specgen.errors import SpecError, how_many
 from specgen.fmt import table
-from specgen.regnet import block_levels_batch, level_widths_batch
+from specgen.network.regnet import block_levels_batch, level_widths_batch
 from specgen.space.batch import Batch, measured_rules
 from specgen.space.constraints import Counting
 from specgen.space.constraints.band import Band

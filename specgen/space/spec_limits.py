@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from specgen import limits
-from specgen.spec import Stage, se_width
+from specgen.network import limits
+from specgen.network.layers import se_width
+from specgen.network.spec import Stage
 
 if TYPE_CHECKING:
     from specgen.space.batch import Stages

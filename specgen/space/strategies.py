@@ -17,13 +17,13 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from specgen.regnet import RegNetSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec, Stage
 from specgen.space.batch import Designs, admitted, measure, resolve
 from specgen.space.builtins import load_space
 from specgen.space.constraints.band import Band
 from specgen.space.sampler import Sample, StageTables, sample, to_sample
 from specgen.space.schema import DesignSpace
-from specgen.spec import NetworkSpec, Stage
 
 # --- design spaces --------------------------------------------------------------------------------
 
@@ -109,6 +109,8 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
     """
     space = _space(space)
     fixed = {
+        "stem_type": space.stem_type,
+        "block_type": space.block_type,
         "stem_width": space.stem_width,
         "se_ratio": space.se_ratio,
         "num_classes": space.num_classes,

@@ -9,15 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from specgen.errors import SpecError
-from specgen.regnet import RegNetSpec
+from specgen.network.regnet import RegNetSpec
+from specgen.network.spec import NetworkSpec
 from specgen.space.batch import Designs, number, rules
 from specgen.space.schema import DesignSpace
-from specgen.spec import NetworkSpec
 
 
 def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> Designs:
     """A spec's free parameters as a batch of one, refusing a spec of the wrong form."""
     fixed = {
+        "stem_type": space.stem_type,
+        "block_type": space.block_type,
         "stem_width": space.stem_width,
         "se_ratio": space.se_ratio,
         "num_classes": space.num_classes,
@@ -25,8 +27,11 @@ def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -
     }
     for field, expected in fixed.items():
         if getattr(spec, field) != expected:
+            form = "{:g}" if isinstance(expected, int | float) else "{}"
             raise SpecError(
-                source, field, f"expected {expected:g} as in the space, got {getattr(spec, field):g}"
+                source,
+                field,
+                f"expected {form.format(expected)} as in the space, got {form.format(getattr(spec, field))}",
             )
     if space.resolver is not None:
         if not isinstance(spec, RegNetSpec):

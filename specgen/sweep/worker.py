@@ -65,7 +65,7 @@ def check_data(job: Job) -> list[str] | None:
 
 def train_task(job: Job, spec: dict) -> dict:
     """Train one sampled network (its spec JSON); the result as the store records it."""
-    from specgen.spec import NetworkSpec
+    from specgen.network.spec import NetworkSpec
 
     try:
         trainer = trainer_for(job)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from specgen.spec import NetworkSpec
+from specgen.network.spec import NetworkSpec
 
 EVAL_BATCH = 500
 AGREEMENT = 0.001  # 0.1 percentage points of top-1 error

@@ -16,7 +16,7 @@ from specgen.atomic import write_atomic
 from specgen.emit.load import load_network_class
 from specgen.emit.python import class_name, render_module
 from specgen.errors import ROOT, SpecError
-from specgen.spec import NetworkSpec
+from specgen.network.spec import NetworkSpec
 
 DEFAULT_CACHE = Path(".specgen-cache")
 _IMPORTED: dict[Path, type] = {}  # the file name is the hash of its text, so an import never goes stale

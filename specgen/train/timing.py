@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from specgen import complexity
 from specgen.errors import ROOT, SpecError, first_error
 from specgen.fmt import count_human, flops_human, table
-from specgen.spec import NetworkSpec
+from specgen.network import complexity
+from specgen.network.spec import NetworkSpec
 from specgen.train.modules import DEFAULT_CACHE, cache_folder, network_class
 from specgen.train.trainer import (
     hardware,

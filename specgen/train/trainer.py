@@ -23,7 +23,7 @@ from pydantic import ValidationError
 import specgen
 from specgen.errors import ROOT, SpecError, first_error
 from specgen.fmt import percent
-from specgen.spec import NetworkSpec
+from specgen.network.spec import NetworkSpec
 from specgen.train.augment import crop_flip
 from specgen.train.data import Dataset
 from specgen.train.modules import DEFAULT_CACHE, network_class

@@ -12,8 +12,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from specgen import limits
 from specgen.errors import ROOT, SpecError
+from specgen.network import limits
 from specgen.space.batch import Batch, Designs, Rule, measure, number, resolve
 from specgen.space.constraints.base import Counting, SpaceConstraint
 

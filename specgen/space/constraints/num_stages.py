@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from specgen import limits
 from specgen.errors import ROOT, SpecError
+from specgen.network import limits
 from specgen.space.batch import Batch, Designs, Rule, resolve
 from specgen.space.constraints.base import Counting, SpaceConstraint
 

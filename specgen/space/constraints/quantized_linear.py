@@ -13,9 +13,9 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from specgen import limits
 from specgen.errors import SpecError
-from specgen.regnet import (
+from specgen.network import limits
+from specgen.network.regnet import (
     COMPATIBILITY_BATCH,
     Rounding,
     block_levels_batch,

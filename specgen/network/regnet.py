@@ -16,15 +16,29 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from specgen import limits
 from specgen.errors import ROOT, FieldError, first_error
-from specgen.spec import Name, NetworkSpec, SignlessZero, Stage
+from specgen.network import limits
+from specgen.network.spec import (
+    BlockName,
+    Name,
+    NetworkSpec,
+    SignlessZero,
+    Stage,
+    StemName,
+    block_type_field,
+    check_block_fits,
+    stem_type_field,
+    with_ungrouped_defaults,
+    without_default_types,
+)
 
 Rounding = Literal["pycls", "torchvision"]
 
@@ -172,10 +186,17 @@ class RegNetSpec(BaseModel):
     rounding: Rounding = Field(
         default="pycls", description="Width/group compatibility rule: pycls (the paper) or torchvision."
     )
+    stem_type: StemName = stem_type_field()
+    block_type: BlockName = block_type_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
     in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
     resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ungrouped_defaults(cls, data: object) -> object:
+        return with_ungrouped_defaults(data, ("group_width",))
 
     @field_validator("w0")
     @classmethod
@@ -195,8 +216,13 @@ class RegNetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _resolves(self) -> RegNetSpec:
+        check_block_fits(self.block_type, self.se_ratio, [((), self.bottleneck_ratio, self.group_width)])
         self.resolve()
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        return without_default_types(handler(self))
 
     def stage_widths_and_depths(self) -> tuple[list[int], list[int]]:
         """Stages of the quantized linear rule, before the compatibility step."""
@@ -231,6 +257,8 @@ class RegNetSpec(BaseModel):
         try:
             return NetworkSpec(
                 name=self.name,
+                stem_type=self.stem_type,
+                block_type=self.block_type,
                 stem_width=self.stem_width,
                 stages=stages,
                 se_ratio=self.se_ratio,

@@ -17,12 +17,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from specgen import complexity, limits
+from specgen.errors import FieldError
+from specgen.network import complexity, limits
+from specgen.network.blocks import BLOCK_TYPES
+from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
+from specgen.network.layers import se_width
+from specgen.network.stems import DEFAULT as DEFAULT_STEM
+from specgen.network.stems import STEM_TYPES
 
 SignlessZero = AfterValidator(lambda x: 0.0 if x == 0 else x)
 """-0.0 becomes 0.0: the same network, so the same content hash (JSON keeps the sign of zero)."""
@@ -45,9 +53,57 @@ def whole_bottleneck_width(width: int, bottleneck_ratio: float) -> int | None:
     return None
 
 
-def se_width(w_in: int, se_ratio: float) -> int:
-    """SE width from the block's *input* width, as pycls and the paper do."""
-    return round(w_in * se_ratio)
+StemName = Literal[tuple(STEM_TYPES)]  # type: ignore[valid-type]
+BlockName = Literal[tuple(BLOCK_TYPES)]  # type: ignore[valid-type]
+TYPE_DEFAULTS = {"stem_type": DEFAULT_STEM, "block_type": DEFAULT_BLOCK}
+"""The type fields and what a spec that does not name them means."""
+
+
+def stem_type_field():
+    return Field(default=DEFAULT_STEM, description="pycls's stem: " + ", ".join(STEM_TYPES) + ".")
+
+
+def block_type_field():
+    return Field(default=DEFAULT_BLOCK, description="pycls's block: " + ", ".join(BLOCK_TYPES) + ".")
+
+
+def without_default_types(data: dict) -> dict:
+    """A dump without the type fields that hold their defaults: a spec that does not name them
+    dumps, hashes and writes sample lines exactly as before the fields existed."""
+    return {k: v for k, v in data.items() if TYPE_DEFAULTS.get(k, object()) != v}
+
+
+def with_ungrouped_defaults(data: object, stage_lists: tuple[str, ...]) -> object:
+    """Raw spec input where a block type without groups gets group_width 1 wherever it is left
+    out (it has no group conv to set, and 1 is the only value it takes)."""
+    if (
+        not isinstance(data, dict)
+        or BLOCK_TYPES.get(data.get("block_type"), BLOCK_TYPES[DEFAULT_BLOCK]).grouped
+    ):
+        return data
+    data = dict(data)
+    if "group_width" in stage_lists and "group_width" not in data:
+        data["group_width"] = 1
+    if "stages" in stage_lists and isinstance(data.get("stages"), list):
+        data["stages"] = [{"group_width": 1, **s} if isinstance(s, dict) else s for s in data["stages"]]
+    return data
+
+
+def check_block_fits(block_type: str, se_ratio: float, groupings: list[tuple[tuple, float, int]]) -> None:
+    """A FieldError where the block type has no place for what the spec asks: SE, a bottleneck
+    ratio or a group width other than 1. `groupings`: (field location, b, g) of each stage."""
+    block = BLOCK_TYPES[block_type]
+    if se_ratio > 0 and not block.se:
+        raise FieldError(("se_ratio",), f"{block_type} has no place for SE; expected 0, got {se_ratio:g}")
+    if block.grouped:
+        return
+    for loc, b, g in groupings:
+        if b != 1:
+            raise FieldError(
+                (*loc, "bottleneck_ratio"), f"{block_type} has no bottleneck; expected 1, got {b:g}"
+            )
+        if g != 1:
+            raise FieldError((*loc, "group_width"), f"{block_type} has no group conv; expected 1, got {g}")
 
 
 def block_input_widths(stem_width: int, stages: list[Stage]) -> list[int]:
@@ -109,6 +165,8 @@ class NetworkSpec(BaseModel):
 
     kind: Literal["anynet"] = "anynet"
     name: Name
+    stem_type: StemName = stem_type_field()
+    block_type: BlockName = block_type_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     stages: list[Stage] = Field(min_length=1, max_length=limits.MAX_STAGES)
     se_ratio: Annotated[float, SignlessZero] = Field(
@@ -117,6 +175,11 @@ class NetworkSpec(BaseModel):
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
     in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
     resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ungrouped_defaults(cls, data: object) -> object:
+        return with_ungrouped_defaults(data, ("stages",))
 
     @field_validator("stages")
     @classmethod
@@ -139,6 +202,12 @@ class NetworkSpec(BaseModel):
                 "expected 0 or a ratio that keeps every SE width >= 1"
             )
         return se_ratio
+
+    @model_validator(mode="after")
+    def _block_fits(self) -> NetworkSpec:
+        stages = [(("stages", i), s.bottleneck_ratio, s.group_width) for i, s in enumerate(self.stages)]
+        check_block_fits(self.block_type, self.se_ratio, stages)
+        return self
 
     @model_validator(mode="after")
     def _complexity_bounded(self) -> NetworkSpec:
@@ -166,6 +235,10 @@ class NetworkSpec(BaseModel):
     def bottleneck_ratios(self) -> list[float]:
         return [s.bottleneck_ratio for s in self.stages]
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        return without_default_types(handler(self))
+
     def resolve(self) -> NetworkSpec:
         """A NetworkSpec is already concrete."""
         return self
@@ -174,7 +247,7 @@ class NetworkSpec(BaseModel):
         """SHA-256 of the network's structure (every field but `name`), as hex.
 
         Two specs with the same hash build the same network; sweeps use it to
-        skip what is done.
+        skip what is done. Type fields at their defaults are left out of the dump.
         """
         body = self.model_dump(mode="json", exclude={"name"})
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)

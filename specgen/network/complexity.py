@@ -3,7 +3,8 @@
 One walk of the network (docs/reference.md §3) serves both forms: `count` for one
 NetworkSpec, in Python integers (exact at any size), and `count_batch` for
 many networks at once, in int64 NumPy arrays (the sampler's hot path).
-"flops" are multiply-adds. This module imports nothing else of specgen.
+"flops" are multiply-adds. The stem's and blocks' layers come from their type's
+description (`specgen.network.stems`, `specgen.network.blocks`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from specgen.network.blocks import BLOCK_TYPES, BlockShape, BlockType
+from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
+from specgen.network.layers import IN, BatchNorm, Layer, MaxPool, Op, out_size, se_width
+from specgen.network.stems import DEFAULT as DEFAULT_STEM
+from specgen.network.stems import STEM_TYPES, StemType
+
 if TYPE_CHECKING:
-    from specgen.spec import NetworkSpec
+    from specgen.network.spec import NetworkSpec
 
 
 @dataclass(frozen=True)
@@ -30,52 +37,70 @@ class BatchComplexity(NamedTuple):
     acts: np.ndarray
 
 
-def _round(x):
-    """Half-to-even rounding to an integer, for Python numbers or arrays."""
-    if isinstance(x, np.ndarray):
-        return np.rint(x).astype(np.int64)
-    return round(x)
+_PIXEL = (1, 1)
+"""Size of a tensor after global average pooling, and its square."""
 
 
-def out_size(h, stride):
-    """Spatial size after a conv with 'same' padding (k = 1 or 3)."""
-    return (h - 1) // stride + 1
+def count_layers(layers: list[Layer], h):
+    """Flops, params and acts of a stem's or block's layers on an h x h input, and the size of
+    its output (its last layer's), by pycls's rules: a conv counts k*k*fan_in multiply-adds per
+    output value (plus its bias) and its outputs as activations, BN its 2 params per channel, a
+    max pool its outputs. Ints or arrays alike; a layer whose `present` is a mask counts where
+    it holds."""
+    sizes = {IN: (h, h * h)}  # tensor -> (h, h*h)
+    strided: dict[tuple, tuple] = {}  # one computation per (input size, stride)
+    flops = params = acts = 0
+    for layer in layers:
+        present = layer.present
+        if present is False:
+            continue
+        if isinstance(layer, Op):
+            sizes[layer.name] = _PIXEL if layer.kind == "GlobalAveragePool" else sizes[layer.input]
+            continue
+        size = sizes[layer.input]
+        if isinstance(layer, BatchNorm):
+            sizes[layer.name] = size
+            params = params + (2 * layer.width if present is True else present * 2 * layer.width)
+            continue
+        stride = layer.stride
+        if isinstance(stride, np.ndarray) or stride != 1:
+            key = (id(size), stride if isinstance(stride, int) else id(stride))
+            if key not in strided:
+                h_out = out_size(size[0], stride)
+                strided[key] = (h_out, h_out * h_out)
+            size = strided[key]
+        sizes[layer.name] = size
+        if isinstance(layer, MaxPool):
+            f, p, a = 0, 0, layer.width * size[1]
+        else:
+            p = layer.k * layer.k * layer.fan_in * layer.w_out
+            f = p * size[1]
+            if layer.bias:
+                f, p = f + layer.w_out, p + layer.w_out
+            a = layer.w_out * size[1]
+        if present is not True:
+            f, p, a = present * f, present * p, present * a
+        flops, params, acts = flops + f, params + p, acts + a
+    return flops, params, acts, sizes[layers[-1].name][0]
 
 
-def _block(w_in, w_out, h_in, stride, w_b, g, se_ratio, has_se):
-    """One residual bottleneck block: 1x1, 3x3 grouped, [SE], 1x1, projection."""
-    h = out_size(h_in, stride)
-    flops = w_in * w_b * h_in * h_in + 9 * w_b * g * h * h + w_b * w_out * h * h
-    params = w_in * w_b + 9 * w_b * g + w_b * w_out + 2 * (2 * w_b + w_out)
-    acts = w_b * h_in * h_in + w_b * h * h + w_out * h * h
-    # SE: two 1x1 convs with bias at 1x1 spatial size; its width follows w_in.
-    w_se = _round(w_in * se_ratio)
-    se = has_se * (2 * w_se * w_b + w_se + w_b)
-    flops, params, acts = flops + se, params + se, acts + has_se * (w_se + w_b)
-    # Projection shortcut (1x1 conv with the stride, then BN) when the shape changes.
-    proj = (w_in != w_out) | (stride != 1)
-    flops = flops + proj * w_in * w_out * h * h
-    params = params + proj * (w_in * w_out + 2 * w_out)
-    acts = acts + proj * w_out * h * h
-    return flops, params, acts, h
-
-
-def _walk(stem_width, stages, se_ratio, resolution, num_classes, in_channels):
+def _walk(
+    stem: StemType, block: BlockType, stem_width, stages, se_ratio, resolution, num_classes, in_channels
+):
     """Sum over stem, stages and head; `stages` yields (d, w, stride, w_b, g).
 
     A stage of depth 0 is absent: it adds nothing and changes no size, which
     lets a batch mix networks with different numbers of stages.
     """
     has_se = se_ratio > 0
-    h = out_size(resolution, 2)
-    flops = 9 * in_channels * stem_width * h * h
-    params = 9 * in_channels * stem_width + 2 * stem_width
-    acts = stem_width * h * h
+    flops, params, acts, h = count_layers(stem.layers(in_channels, stem_width), resolution)
     w_in = stem_width
     for d, w, stride, w_b, g in stages:
         present = d > 0
-        f1, p1, a1, h1 = _block(w_in, w, h, stride, w_b, g, se_ratio, has_se)
-        fr, pr, ar, _ = _block(w, w, h1, 1, w_b, g, se_ratio, has_se)
+        first = BlockShape(w_in, w, stride, w_b, g, se_width(w_in, se_ratio), has_se)
+        f1, p1, a1, h1 = count_layers(block.layers(first), h)
+        other = BlockShape(w, w, 1, w_b, g, se_width(w, se_ratio), has_se)
+        fr, pr, ar, _ = count_layers(block.layers(other), h1)
         rest = (d - 1) * present
         flops = flops + present * f1 + rest * fr
         params = params + present * p1 + rest * pr
@@ -96,6 +121,8 @@ def count(net: NetworkSpec, resolution: int | None = None) -> Complexity:
     """Exact complexity of one network at `resolution` (default: the spec's)."""
     stages = [(s.depth, s.width, s.stride, s.bottleneck_width, s.group_width) for s in net.stages]
     flops, params, acts = _walk(
+        STEM_TYPES[net.stem_type],
+        BLOCK_TYPES[net.block_type],
         net.stem_width,
         stages,
         net.se_ratio,
@@ -118,6 +145,8 @@ def count_batch(
     resolution=224,
     num_classes=1000,
     in_channels=3,
+    stem_type=DEFAULT_STEM,
+    block_type=DEFAULT_BLOCK,
 ) -> BatchComplexity:
     """Complexity of N networks at once; per-stage arguments are (N, S) arrays.
 
@@ -138,6 +167,8 @@ def count_batch(
         for i in range(depths.shape[1])
     )
     flops, params, acts = _walk(
+        STEM_TYPES[stem_type],
+        BLOCK_TYPES[block_type],
         _column(stem_width, n, np.int64),
         stages,
         _column(se_ratio, n, np.float64),

@@ -1,0 +1,13 @@
+"""pycls's CIFAR stem: 3x3 conv at full resolution, BN, ReLU (a 32 px image stays 32 px)."""
+
+from __future__ import annotations
+
+from specgen.network.layers import IN, BatchNorm, Conv, Layer, relu
+from specgen.network.stems.base import StemType
+
+
+def layers(w_in, w_out) -> list[Layer]:
+    return [Conv("conv", IN, w_in, w_out, 3), BatchNorm("bn", "conv", w_out), relu("relu", "bn")]
+
+
+STEM = StemType(name="res_stem_cifar", layers=layers, renames={})

@@ -1,0 +1,18 @@
+"""ResNet's ImageNet stem: 7x7 conv with stride 2, BN, ReLU, 3x3 max pool with stride 2."""
+
+from __future__ import annotations
+
+from specgen.network.layers import IN, BatchNorm, Conv, Layer, MaxPool, relu
+from specgen.network.stems.base import StemType
+
+
+def layers(w_in, w_out) -> list[Layer]:
+    return [
+        Conv("conv", IN, w_in, w_out, 7, 2),
+        BatchNorm("bn", "conv", w_out),
+        relu("relu", "bn"),
+        MaxPool("pool", "relu", w_out, 3, 2),
+    ]
+
+
+STEM = StemType(name="res_stem_in", layers=layers, renames={})
