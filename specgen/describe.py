@@ -23,6 +23,9 @@ def summary(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> di
         "resolution": res,
         "stem_type": net.stem_type,
         "block_type": net.block_type,
+        "shortcut": net.shortcut,
+        "linear_out": net.linear_out,
+        "activation": net.activation,
         "stem_width": net.stem_width,
         "stages": [s.model_dump() for s in net.stages],
         "se_ratio": net.se_ratio,
@@ -66,6 +69,10 @@ def render(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> str
     else:
         block = "Y (SE {:g})".format(info["se_ratio"]) if info["se_ratio"] else "X"
     block += " blocks" if info["stem_type"] == DEFAULT_STEM else f" blocks behind a {info['stem_type']} stem"
+    options = [info["activation"]] if info["activation"] != "relu" else []
+    options += ["average-pool shortcuts"] if info["shortcut"] == "avg" else []
+    options += ["linear outputs"] if info["linear_out"] else []
+    block += "".join(f", {o}" for o in options)
     lines = [
         f"{info['name']}: {_origin(spec)}",
         f"{block}, {info['num_classes']} classes, input {info['resolution']}x{info['resolution']}",

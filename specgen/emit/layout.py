@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from specgen.errors import SpecError
 from specgen.network.blocks import BLOCK_TYPES, BlockShape
-from specgen.network.layers import IN, Layer, built, se_width
+from specgen.network.layers import ACTIVATIONS, IN, Layer, act_name, activation, built, se_width
 from specgen.network.layers import parameter_shapes as layer_parameter_shapes
 from specgen.network.spec import NetworkSpec
 from specgen.network.stems import STEM_TYPES
@@ -45,22 +45,28 @@ class Part:
 def block_shapes(net: NetworkSpec) -> list[tuple[str, BlockShape]]:
     """Every block of the body in order, named `s{i}.b{j}` as pycls does (from 1)."""
     out, w_in, se = [], net.stem_width, net.se_ratio > 0
+    options = {"act": ACTIVATIONS[net.activation], "shortcut": net.shortcut, "linear_out": net.linear_out}
     for i, stage in enumerate(net.stages, 1):
         for j in range(1, stage.depth + 1):
             stride = stage.stride if j == 1 else 1
             w_se = se_width(w_in, net.se_ratio) if se else 0
-            shape = BlockShape(w_in, stage.width, stride, stage.bottleneck_width, stage.group_width, w_se, se)
+            w_b, g = stage.bottleneck_width, stage.group_width
+            shape = BlockShape(w_in, stage.width, stride, w_b, g, w_se, se, **options)
             out.append((f"s{i}.b{j}", shape))
             w_in = stage.width
     return out
 
 
 def parts(net: NetworkSpec) -> list[Part]:
-    """The stem and every block, in order, each reading the one before."""
-    stem = Part("stem", "input", built(STEM_TYPES[net.stem_type].layers(net.in_channels, net.stem_width)))
-    out, block = [stem], BLOCK_TYPES[net.block_type]
+    """The stem and every block, in order, each reading the one before; with `linear_out`, the
+    activation the blocks leave out, once before the head (timm's final_conv)."""
+    act = ACTIVATIONS[net.activation]
+    stem = STEM_TYPES[net.stem_type].layers(net.in_channels, net.stem_width, act)
+    out, block = [Part("stem", "input", built(stem))], BLOCK_TYPES[net.block_type]
     for name, shape in block_shapes(net):
         out.append(Part(name, out[-1].output, built(block.layers(shape))))
+    if net.linear_out:
+        out.append(Part("final", out[-1].output, [activation(act_name("", act), IN, act)]))
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from specgen.network.blocks import BLOCK_TYPES, BlockShape, BlockType
 from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
-from specgen.network.layers import IN, BatchNorm, Layer, MaxPool, Op, out_size, se_width
+from specgen.network.layers import IN, BatchNorm, Layer, Op, Pool, out_size, se_width
 from specgen.network.stems import DEFAULT as DEFAULT_STEM
 from specgen.network.stems import STEM_TYPES, StemType
 
@@ -70,7 +70,7 @@ def count_layers(layers: list[Layer], h):
                 strided[key] = (h_out, h_out * h_out)
             size = strided[key]
         sizes[layer.name] = size
-        if isinstance(layer, MaxPool):
+        if isinstance(layer, Pool):
             f, p, a = 0, 0, layer.width * size[1]
         else:
             p = layer.k * layer.k * layer.fan_in * layer.w_out
@@ -85,7 +85,16 @@ def count_layers(layers: list[Layer], h):
 
 
 def _walk(
-    stem: StemType, block: BlockType, stem_width, stages, se_ratio, resolution, num_classes, in_channels
+    stem: StemType,
+    block: BlockType,
+    stem_width,
+    stages,
+    se_ratio,
+    resolution,
+    num_classes,
+    in_channels,
+    shortcut="conv1x1",
+    linear_out=False,
 ):
     """Sum over stem, stages and head; `stages` yields (d, w, stride, w_b, g).
 
@@ -97,9 +106,10 @@ def _walk(
     w_in = stem_width
     for d, w, stride, w_b, g in stages:
         present = d > 0
-        first = BlockShape(w_in, w, stride, w_b, g, se_width(w_in, se_ratio), has_se)
+        options = {"shortcut": shortcut, "linear_out": linear_out}  # the activation counts nothing
+        first = BlockShape(w_in, w, stride, w_b, g, se_width(w_in, se_ratio), has_se, **options)
         f1, p1, a1, h1 = count_layers(block.layers(first), h)
-        other = BlockShape(w, w, 1, w_b, g, se_width(w, se_ratio), has_se)
+        other = BlockShape(w, w, 1, w_b, g, se_width(w, se_ratio), has_se, **options)
         fr, pr, ar, _ = count_layers(block.layers(other), h1)
         rest = (d - 1) * present
         flops = flops + present * f1 + rest * fr
@@ -129,6 +139,8 @@ def count(net: NetworkSpec, resolution: int | None = None) -> Complexity:
         net.resolution if resolution is None else resolution,
         net.num_classes,
         net.in_channels,
+        net.shortcut,
+        net.linear_out,
     )
     return Complexity(int(flops), int(params), int(acts))
 
@@ -147,6 +159,8 @@ def count_batch(
     in_channels=3,
     stem_type=DEFAULT_STEM,
     block_type=DEFAULT_BLOCK,
+    shortcut="conv1x1",
+    linear_out=False,
 ) -> BatchComplexity:
     """Complexity of N networks at once; per-stage arguments are (N, S) arrays.
 
@@ -175,5 +189,7 @@ def count_batch(
         _column(resolution, n, np.int64),
         _column(num_classes, n, np.int64),
         _column(in_channels, n, np.int64),
+        shortcut,
+        linear_out,
     )
     return BatchComplexity(flops, params, acts)

@@ -82,22 +82,28 @@ class BatchNorm:
 
 
 @dataclass(frozen=True)
-class MaxPool:
-    """k x k max pool with the stride and 'same' padding."""
-
-    kind = "MaxPool"  # its ONNX operator (a class attribute, not a field)
+class Pool:
+    """k x k pooling with the stride: MaxPool with 'same' padding (pycls's ResNet stem), or
+    AveragePool without padding, rounding the size up and averaging only what lies inside (timm's
+    average-pool shortcut). Either gives out_size(h, stride) for the kernels used here."""
 
     name: str
     input: str
     width: Any
     k: int
-    stride: int
+    stride: Any
+    kind: str = "MaxPool"
     present: Any = True
+
+    @property
+    def padding(self) -> int:
+        return self.k // 2 if self.kind == "MaxPool" else 0
 
 
 @dataclass(frozen=True)
 class Op:
-    """A layer with no parameters: Relu, Sigmoid, Add, Mul (of its inputs) or GlobalAveragePool."""
+    """A layer with no parameters: Relu, Silu (x * sigmoid(x)), Sigmoid, Add, Mul (of its inputs)
+    or GlobalAveragePool."""
 
     name: str
     kind: str
@@ -109,20 +115,30 @@ class Op:
         return self.inputs[0]
 
 
-Layer = Conv | BatchNorm | MaxPool | Op
+Layer = Conv | BatchNorm | Pool | Op
+
+ACTIVATIONS = {"relu": "Relu", "silu": "Silu"}
+"""The spec's `activation` values and their layer kinds."""
 
 
-def relu(name: str, x: str, present: Any = True) -> Op:
-    return Op(name, "Relu", (x,), present)
+def activation(name: str, x: str, kind: str = "Relu", present: Any = True) -> Op:
+    return Op(name, kind, (x,), present)
 
 
-def squeeze_excitation(name: str, x: str, w: Any, w_se: Any, present: Any = True) -> list[Layer]:
-    """pycls's SE: global average pool, 1x1 conv to w_se, ReLU, 1x1 conv back to w, sigmoid,
-    and the channels of `x` scaled by the result."""
+def act_name(prefix: str, kind: str) -> str:
+    """An activation's module name after the layer it follows: f.a -> f.a_relu (or f.a_silu)."""
+    return f"{prefix}{kind.lower()}"
+
+
+def squeeze_excitation(
+    name: str, x: str, w: Any, w_se: Any, act: str = "Relu", present: Any = True
+) -> list[Layer]:
+    """pycls's SE: global average pool, 1x1 conv to w_se, activation, 1x1 conv back to w,
+    sigmoid, and the channels of `x` scaled by the result."""
     return [
         Op(f"{name}.avg_pool", "GlobalAveragePool", (x,), present),
         Conv(f"{name}.f_ex.0", f"{name}.avg_pool", w, w_se, bias=True, present=present),
-        relu(f"{name}.f_ex.1", f"{name}.f_ex.0", present),
+        activation(f"{name}.f_ex.1", f"{name}.f_ex.0", act, present),
         Conv(f"{name}.f_ex.2", f"{name}.f_ex.1", w_se, w, bias=True, present=present),
         Op(f"{name}.f_ex.3", "Sigmoid", (f"{name}.f_ex.2",), present),
         Op(name, "Mul", (x, f"{name}.f_ex.3"), present),

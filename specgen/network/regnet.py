@@ -27,14 +27,19 @@ from pydantic import (
 from specgen.errors import ROOT, FieldError, first_error
 from specgen.network import limits
 from specgen.network.spec import (
+    Activation,
     BlockName,
     Name,
     NetworkSpec,
+    Shortcut,
     SignlessZero,
     Stage,
     StemName,
+    activation_field,
     block_type_field,
     check_block_fits,
+    linear_out_field,
+    shortcut_field,
     stem_type_field,
     with_ungrouped_defaults,
     without_default_types,
@@ -188,6 +193,9 @@ class RegNetSpec(BaseModel):
     )
     stem_type: StemName = stem_type_field()
     block_type: BlockName = block_type_field()
+    shortcut: Shortcut = shortcut_field()
+    linear_out: bool = linear_out_field()
+    activation: Activation = activation_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
     in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
@@ -216,7 +224,8 @@ class RegNetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _resolves(self) -> RegNetSpec:
-        check_block_fits(self.block_type, self.se_ratio, [((), self.bottleneck_ratio, self.group_width)])
+        stage = ((), self.bottleneck_ratio, self.group_width)
+        check_block_fits(self.block_type, self.se_ratio, [stage], self.shortcut, self.linear_out)
         self.resolve()
         return self
 
@@ -259,6 +268,9 @@ class RegNetSpec(BaseModel):
                 name=self.name,
                 stem_type=self.stem_type,
                 block_type=self.block_type,
+                shortcut=self.shortcut,
+                linear_out=self.linear_out,
+                activation=self.activation,
                 stem_width=self.stem_width,
                 stages=stages,
                 se_ratio=self.se_ratio,

@@ -28,7 +28,7 @@ from specgen.errors import FieldError
 from specgen.network import complexity, limits
 from specgen.network.blocks import BLOCK_TYPES
 from specgen.network.blocks import DEFAULT as DEFAULT_BLOCK
-from specgen.network.layers import se_width
+from specgen.network.layers import ACTIVATIONS, se_width
 from specgen.network.stems import DEFAULT as DEFAULT_STEM
 from specgen.network.stems import STEM_TYPES
 
@@ -55,8 +55,17 @@ def whole_bottleneck_width(width: int, bottleneck_ratio: float) -> int | None:
 
 StemName = Literal[tuple(STEM_TYPES)]  # type: ignore[valid-type]
 BlockName = Literal[tuple(BLOCK_TYPES)]  # type: ignore[valid-type]
-TYPE_DEFAULTS = {"stem_type": DEFAULT_STEM, "block_type": DEFAULT_BLOCK}
-"""The type fields and what a spec that does not name them means."""
+Shortcut = Literal["conv1x1", "avg"]
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+LEFT_OUT_DEFAULTS = {
+    "stem_type": DEFAULT_STEM,
+    "block_type": DEFAULT_BLOCK,
+    "shortcut": "conv1x1",
+    "linear_out": False,
+    "activation": "relu",
+}
+"""The type and option fields, and what a spec that does not name them means: at these values
+they are left out of dumps, so specs written before the fields existed hash as they did."""
 
 
 def stem_type_field():
@@ -67,10 +76,29 @@ def block_type_field():
     return Field(default=DEFAULT_BLOCK, description="pycls's block: " + ", ".join(BLOCK_TYPES) + ".")
 
 
+def shortcut_field():
+    return Field(
+        default="conv1x1",
+        description="Projection shortcut: conv1x1 (pycls) or avg (2x2 average pool, then 1x1 conv; timm).",
+    )
+
+
+def linear_out_field():
+    return Field(
+        default=False, description="No activation after a block's sum; one before the head (timm's)."
+    )
+
+
+def activation_field():
+    return Field(
+        default="relu", description="Every activation but SE's gate: relu or silu (timm's act_layer)."
+    )
+
+
 def without_default_types(data: dict) -> dict:
-    """A dump without the type fields that hold their defaults: a spec that does not name them
-    dumps, hashes and writes sample lines exactly as before the fields existed."""
-    return {k: v for k, v in data.items() if TYPE_DEFAULTS.get(k, object()) != v}
+    """A dump without the type and option fields that hold their defaults: a spec that does not
+    name them dumps, hashes and writes sample lines exactly as before the fields existed."""
+    return {k: v for k, v in data.items() if k not in LEFT_OUT_DEFAULTS or LEFT_OUT_DEFAULTS[k] != v}
 
 
 def with_ungrouped_defaults(data: object, stage_lists: tuple[str, ...]) -> object:
@@ -89,12 +117,23 @@ def with_ungrouped_defaults(data: object, stage_lists: tuple[str, ...]) -> objec
     return data
 
 
-def check_block_fits(block_type: str, se_ratio: float, groupings: list[tuple[tuple, float, int]]) -> None:
-    """A FieldError where the block type has no place for what the spec asks: SE, a bottleneck
-    ratio or a group width other than 1. `groupings`: (field location, b, g) of each stage."""
+def check_block_fits(
+    block_type: str,
+    se_ratio: float,
+    groupings: list[tuple[tuple, float, int]],
+    shortcut: str = "conv1x1",
+    linear_out: bool = False,
+) -> None:
+    """A FieldError where the block type has no place for what the spec asks: SE, a shortcut
+    option, a bottleneck ratio or a group width other than 1. `groupings`: (field location, b, g)
+    of each stage."""
     block = BLOCK_TYPES[block_type]
     if se_ratio > 0 and not block.se:
         raise FieldError(("se_ratio",), f"{block_type} has no place for SE; expected 0, got {se_ratio:g}")
+    if not block.residual and shortcut != "conv1x1":
+        raise FieldError(("shortcut",), f"{block_type} has no shortcut; expected conv1x1, got {shortcut}")
+    if not block.residual and linear_out:
+        raise FieldError(("linear_out",), f"{block_type} has no sum to leave linear; expected false")
     if block.grouped:
         return
     for loc, b, g in groupings:
@@ -167,6 +206,9 @@ class NetworkSpec(BaseModel):
     name: Name
     stem_type: StemName = stem_type_field()
     block_type: BlockName = block_type_field()
+    shortcut: Shortcut = shortcut_field()
+    linear_out: bool = linear_out_field()
+    activation: Activation = activation_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     stages: list[Stage] = Field(min_length=1, max_length=limits.MAX_STAGES)
     se_ratio: Annotated[float, SignlessZero] = Field(
@@ -206,7 +248,7 @@ class NetworkSpec(BaseModel):
     @model_validator(mode="after")
     def _block_fits(self) -> NetworkSpec:
         stages = [(("stages", i), s.bottleneck_ratio, s.group_width) for i, s in enumerate(self.stages)]
-        check_block_fits(self.block_type, self.se_ratio, stages)
+        check_block_fits(self.block_type, self.se_ratio, stages, self.shortcut, self.linear_out)
         return self
 
     @model_validator(mode="after")

@@ -6,7 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from specgen.network.layers import Layer
+from specgen.network.layers import (
+    IN,
+    BatchNorm,
+    Conv,
+    Layer,
+    Op,
+    Pool,
+    act_name,
+    activation,
+    chosen,
+    projects,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,9 @@ class BlockShape:
     group_width: Any
     w_se: Any
     se: Any
+    act: str = "Relu"
+    shortcut: str = "conv1x1"
+    linear_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,8 @@ class BlockType:
     """Has a bottleneck ratio and a group width (else both must be 1)."""
     se: bool
     """Has a place for squeeze-and-excitation (else se_ratio must be 0)."""
+    residual: bool
+    """Has a shortcut (else the shortcut and linear_out options have nothing to act on)."""
     renames: dict[str, list[tuple[str, Any]]]
     """Per other layout (torchvision, timm): (pattern, replacement) rules from its names of the
     block's parameters to ours."""
@@ -39,3 +55,28 @@ class BlockType:
     def template(self) -> str:
         """Its fragment of the emitted .py, under templates/."""
         return f"blocks/{self.name}.py.j2"
+
+
+def shortcut(b: BlockShape) -> list[Layer]:
+    """A residual block's projection where its shape changes: a 1x1 conv with the stride and BN
+    (pycls), or with `shortcut` "avg" a 2x2 average pool with the stride first and the conv
+    without it (timm's downsample="avg"; no pool where the stride is 1)."""
+    proj = projects(b.w_in, b.w_out, b.stride)
+    if b.shortcut != "avg":
+        return [
+            Conv("proj", IN, b.w_in, b.w_out, 1, b.stride, present=proj),
+            BatchNorm("bn", "proj", b.w_out, present=proj),
+        ]
+    pooled = proj & (b.stride != 1)
+    return [
+        Pool("pool", IN, b.w_in, 2, b.stride, "AveragePool", present=pooled),
+        Conv("proj", chosen(pooled, "pool", IN), b.w_in, b.w_out, 1, present=proj),
+        BatchNorm("bn", "proj", b.w_out, present=proj),
+    ]
+
+
+def residual_sum(b: BlockShape, branch: str) -> list[Layer]:
+    """The shortcut (projected where the shape changes) plus the branch's output, then the
+    activation unless the block is `linear_out`."""
+    added = Op("add", "Add", (chosen(projects(b.w_in, b.w_out, b.stride), "bn", IN), branch))
+    return [added] if b.linear_out else [added, activation(act_name("", b.act), "add", b.act)]

@@ -4,23 +4,21 @@ projects when the shape changes."""
 
 from __future__ import annotations
 
-from specgen.network.blocks.base import BlockShape, BlockType
-from specgen.network.layers import IN, BatchNorm, Conv, Layer, Op, chosen, projects, relu
+from specgen.network.blocks.base import BlockShape, BlockType, residual_sum, shortcut
+from specgen.network.layers import IN, BatchNorm, Conv, Layer, act_name, activation
 
 
 def layers(b: BlockShape) -> list[Layer]:
-    proj = projects(b.w_in, b.w_out, b.stride)
+    a_act = act_name("f.a_", b.act)
     return [
-        Conv("proj", IN, b.w_in, b.w_out, 1, b.stride, present=proj),
-        BatchNorm("bn", "proj", b.w_out, present=proj),
+        *shortcut(b),
         Conv("f.a", IN, b.w_in, b.w_out, 3, b.stride),
         BatchNorm("f.a_bn", "f.a", b.w_out),
-        relu("f.a_relu", "f.a_bn"),
-        Conv("f.b", "f.a_relu", b.w_out, b.w_out, 3),
+        activation(a_act, "f.a_bn", b.act),
+        Conv("f.b", a_act, b.w_out, b.w_out, 3),
         BatchNorm("f.b_bn", "f.b", b.w_out),
-        Op("add", "Add", (chosen(proj, "bn", IN), "f.b_bn")),
-        relu("relu", "add"),
+        *residual_sum(b, "f.b_bn"),
     ]
 
 
-BLOCK = BlockType(name="res_basic_block", layers=layers, grouped=False, se=False, renames={})
+BLOCK = BlockType(name="res_basic_block", layers=layers, grouped=False, se=False, residual=True, renames={})

@@ -8,37 +8,33 @@ shape changes.
 
 from __future__ import annotations
 
-from specgen.network.blocks.base import BlockShape, BlockType
+from specgen.network.blocks.base import BlockShape, BlockType, residual_sum, shortcut
 from specgen.network.layers import (
     IN,
     BatchNorm,
     Conv,
     Layer,
-    Op,
+    act_name,
+    activation,
     chosen,
-    projects,
-    relu,
     squeeze_excitation,
 )
 
 
 def layers(b: BlockShape) -> list[Layer]:
-    proj = projects(b.w_in, b.w_out, b.stride)
-    transformed = chosen(b.se, "f.se", "f.b_relu")
+    a_act, b_act = act_name("f.a_", b.act), act_name("f.b_", b.act)
     return [
-        Conv("proj", IN, b.w_in, b.w_out, 1, b.stride, present=proj),
-        BatchNorm("bn", "proj", b.w_out, present=proj),
+        *shortcut(b),
         Conv("f.a", IN, b.w_in, b.w_b),
         BatchNorm("f.a_bn", "f.a", b.w_b),
-        relu("f.a_relu", "f.a_bn"),
-        Conv("f.b", "f.a_relu", b.w_b, b.w_b, 3, b.stride, b.group_width),
+        activation(a_act, "f.a_bn", b.act),
+        Conv("f.b", a_act, b.w_b, b.w_b, 3, b.stride, b.group_width),
         BatchNorm("f.b_bn", "f.b", b.w_b),
-        relu("f.b_relu", "f.b_bn"),
-        *squeeze_excitation("f.se", "f.b_relu", b.w_b, b.w_se, present=b.se),
-        Conv("f.c", transformed, b.w_b, b.w_out),
+        activation(b_act, "f.b_bn", b.act),
+        *squeeze_excitation("f.se", b_act, b.w_b, b.w_se, b.act, present=b.se),
+        Conv("f.c", chosen(b.se, "f.se", b_act), b.w_b, b.w_out),
         BatchNorm("f.c_bn", "f.c", b.w_out),
-        Op("add", "Add", (chosen(proj, "bn", IN), "f.c_bn")),
-        relu("relu", "add"),
+        *residual_sum(b, "f.c_bn"),
     ]
 
 
@@ -47,6 +43,7 @@ BLOCK = BlockType(
     layers=layers,
     grouped=True,
     se=True,
+    residual=True,
     renames={
         "torchvision": [
             (r"\.proj\.0\.", ".proj."),
@@ -57,8 +54,8 @@ BLOCK = BlockType(
             (r"\.f\.se\.fc2\.", ".f.se.f_ex.2."),
         ],
         "timm": [
-            (r"\.downsample\.conv\.", ".proj."),
-            (r"\.downsample\.bn\.", ".bn."),
+            (r"\.downsample\.(1\.)?conv\.", ".proj."),
+            (r"\.downsample\.(1\.)?bn\.", ".bn."),
             (r"\.conv1\.conv\.", ".f.a."),
             (r"\.conv1\.bn\.", ".f.a_bn."),
             (r"\.conv2\.conv\.", ".f.b."),

@@ -13,8 +13,9 @@ from specgen.network.layers import Layer
 @dataclass(frozen=True)
 class StemType:
     name: str
-    layers: Callable[[Any, Any], list[Layer]]
-    """The stem's layers from (input channels, stem width), named as pycls names its modules."""
+    layers: Callable[..., list[Layer]]
+    """The stem's layers from (input channels, stem width, activation kind), named as pycls names
+    its modules."""
     renames: dict[str, list[tuple[str, Any]]]
     """Per other layout (torchvision, timm): rules from its names of the stem's parameters to ours."""
 

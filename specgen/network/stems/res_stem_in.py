@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from specgen.network.layers import IN, BatchNorm, Conv, Layer, MaxPool, relu
+from specgen.network.layers import IN, BatchNorm, Conv, Layer, Pool, act_name, activation
 from specgen.network.stems.base import StemType
 
 
-def layers(w_in, w_out) -> list[Layer]:
+def layers(w_in, w_out, act: str = "Relu") -> list[Layer]:
     return [
         Conv("conv", IN, w_in, w_out, 7, 2),
         BatchNorm("bn", "conv", w_out),
-        relu("relu", "bn"),
-        MaxPool("pool", "relu", w_out, 3, 2),
+        activation(act_name("", act), "bn", act),
+        Pool("pool", act_name("", act), w_out, 3, 2),
     ]
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from specgen.network.layers import IN, BatchNorm, Conv, Layer, relu
+from specgen.network.layers import IN, BatchNorm, Conv, Layer, act_name, activation
 from specgen.network.stems.base import StemType
 
 
-def layers(w_in, w_out) -> list[Layer]:
-    return [Conv("conv", IN, w_in, w_out, 3, 2), BatchNorm("bn", "conv", w_out), relu("relu", "bn")]
+def layers(w_in, w_out, act: str = "Relu") -> list[Layer]:
+    return [
+        Conv("conv", IN, w_in, w_out, 3, 2),
+        BatchNorm("bn", "conv", w_out),
+        activation(act_name("", act), "bn", act),
+    ]
 
 
 STEM = StemType(
