@@ -41,7 +41,7 @@ class Stem(nn.Module):
         self.bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.bn(self.conv(x)))
+        return torch.relu_(self.bn(self.conv(x)))
 
 
 class SqueezeExcitation(nn.Module):
@@ -75,8 +75,8 @@ class Bottleneck(nn.Module):
         self.c_bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
-        x = torch.relu(self.b_bn(self.b(x)))
+        x = torch.relu_(self.a_bn(self.a(x)))
+        x = torch.relu_(self.b_bn(self.b(x)))
         x = self.se(x)
         return self.c_bn(self.c(x))
 
@@ -92,9 +92,10 @@ class Block(nn.Module):
         self.f = Bottleneck(w_in, w_out, stride, group_width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the sum and ReLU go in place into f(x)'s output, a fresh tensor that backward does not read
         if self.proj is not None and self.bn is not None:
-            return torch.relu(self.bn(self.proj(x)) + self.f(x))
-        return torch.relu(x + self.f(x))
+            return torch.relu_(self.f(x).add_(self.bn(self.proj(x))))
+        return torch.relu_(self.f(x).add_(x))
 
 
 class Stage(nn.Sequential):

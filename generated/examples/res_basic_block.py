@@ -41,7 +41,7 @@ class Stem(nn.Module):
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(torch.relu(self.bn(self.conv(x))))
+        return self.pool(torch.relu_(self.bn(self.conv(x))))
 
 
 class BasicTransform(nn.Module):
@@ -55,7 +55,7 @@ class BasicTransform(nn.Module):
         self.b_bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
+        x = torch.relu_(self.a_bn(self.a(x)))
         return self.b_bn(self.b(x))
 
 
@@ -70,9 +70,10 @@ class Block(nn.Module):
         self.f = BasicTransform(w_in, w_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the sum and ReLU go in place into f(x)'s output, a fresh tensor that backward does not read
         if self.proj is not None and self.bn is not None:
-            return torch.relu(self.bn(self.proj(x)) + self.f(x))
-        return torch.relu(x + self.f(x))
+            return torch.relu_(self.f(x).add_(self.bn(self.proj(x))))
+        return torch.relu_(self.f(x).add_(x))
 
 
 class Stage(nn.Sequential):

@@ -39,7 +39,7 @@ class Stem(nn.Module):
         self.bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.bn(self.conv(x)))
+        return torch.relu_(self.bn(self.conv(x)))
 
 
 class BasicTransform(nn.Module):
@@ -53,7 +53,7 @@ class BasicTransform(nn.Module):
         self.b_bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
+        x = torch.relu_(self.a_bn(self.a(x)))
         return self.b_bn(self.b(x))
 
 
@@ -68,9 +68,10 @@ class Block(nn.Module):
         self.f = BasicTransform(w_in, w_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the sum and ReLU go in place into f(x)'s output, a fresh tensor that backward does not read
         if self.proj is not None and self.bn is not None:
-            return torch.relu(self.bn(self.proj(x)) + self.f(x))
-        return torch.relu(x + self.f(x))
+            return torch.relu_(self.f(x).add_(self.bn(self.proj(x))))
+        return torch.relu_(self.f(x).add_(x))
 
 
 class Stage(nn.Sequential):

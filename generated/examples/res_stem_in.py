@@ -41,7 +41,7 @@ class Stem(nn.Module):
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(torch.relu(self.bn(self.conv(x))))
+        return self.pool(torch.relu_(self.bn(self.conv(x))))
 
 
 class Bottleneck(nn.Module):
@@ -57,8 +57,8 @@ class Bottleneck(nn.Module):
         self.c_bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
-        x = torch.relu(self.b_bn(self.b(x)))
+        x = torch.relu_(self.a_bn(self.a(x)))
+        x = torch.relu_(self.b_bn(self.b(x)))
         return self.c_bn(self.c(x))
 
 
@@ -73,9 +73,10 @@ class Block(nn.Module):
         self.f = Bottleneck(w_in, w_out, stride, w_b, group_width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the sum and ReLU go in place into f(x)'s output, a fresh tensor that backward does not read
         if self.proj is not None and self.bn is not None:
-            return torch.relu(self.bn(self.proj(x)) + self.f(x))
-        return torch.relu(x + self.f(x))
+            return torch.relu_(self.f(x).add_(self.bn(self.proj(x))))
+        return torch.relu_(self.f(x).add_(x))
 
 
 class Stage(nn.Sequential):

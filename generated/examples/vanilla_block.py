@@ -39,7 +39,7 @@ class Stem(nn.Module):
         self.bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.bn(self.conv(x)))
+        return torch.relu_(self.bn(self.conv(x)))
 
 
 class Block(nn.Module):
@@ -53,8 +53,8 @@ class Block(nn.Module):
         self.b_bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.a_bn(self.a(x)))
-        return torch.relu(self.b_bn(self.b(x)))
+        x = torch.relu_(self.a_bn(self.a(x)))
+        return torch.relu_(self.b_bn(self.b(x)))
 
 
 class Stage(nn.Sequential):

@@ -81,7 +81,9 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "description": describe.render(net).split("\n", 1)[1],  # its first line repeats the name
         "stem_template": STEM_TYPES[net.stem_type].template,
         "block_template": BLOCK_TYPES[net.block_type].template,
-        "act": {"relu": "torch.relu", "silu": "nn.functional.silu"}[net.activation],
+        # In place, as pycls's nn.ReLU(inplace=True): nothing else reads what they overwrite.
+        "act": {"relu": "torch.relu_", "silu": "nn.functional.silu"}[net.activation],
+        "act_kw": {"relu": "", "silu": ", inplace=True"}[net.activation],
         "act_name": {"relu": "ReLU", "silu": "SiLU"}[net.activation],
         "act_module": {"relu": "nn.ReLU(inplace=True)", "silu": "nn.SiLU(inplace=True)"}[net.activation],
         "linear_out": net.linear_out,
