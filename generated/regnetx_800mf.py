@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops         799,700,712  (799.7 MF)
     params          7,259,656  (7.26 M)
     acts            5,148,744  (5.15 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1             64          4
+    s2            128          8
+    s3            288         16
+    s4            672         32
 """
 
 import math
@@ -29,6 +40,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+FEATURE_CHANNELS = (32, 64, 128, 288, 672)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 
 
 class Stem(nn.Module):
@@ -134,3 +148,10 @@ class Regnetx800mf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops       3,973,301,344  (3.97 GF)
     params         20,646,656  (20.65 M)
     acts           12,287,200  (12.29 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1            128          4
+    s2            192          8
+    s3            512         16
+    s4           1088         32
 """
 
 import math
@@ -30,6 +41,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+FEATURE_CHANNELS = (32, 128, 192, 512, 1088)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 SE_RATIO = 0.25  # SE width = round(SE_RATIO * the block's input width)
 
 
@@ -154,3 +167,10 @@ class Regnety40gf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

@@ -280,7 +280,22 @@ def scale_command(spec_file, factor, to_flops, strategy, output) -> None:
 )
 @click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint for the ONNX weights.")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (17 or newer).")
-def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights: str | None, opset: int):
+@click.option(
+    "--outputs",
+    type=click.Choice(["logits", "features"]),
+    default="logits",
+    show_default=True,
+    help="What the ONNX graph returns: the logits, or the stem's and each stage's output.",
+)
+def emit(
+    specs: tuple[str, ...],
+    out_dir: str,
+    formats: str,
+    seed: int,
+    weights: str | None,
+    opset: int,
+    outputs: str,
+):
     """Write <name>.py (standalone PyTorch) and <name>.onnx for each spec (files or JSONL of samples)."""
     from specgen.emit.batch import emit_all, read_specs, summary
     from specgen.emit.writer import check_formats
@@ -304,7 +319,16 @@ def emit(specs: tuple[str, ...], out_dir: str, formats: str, seed: int, weights:
     shown = len(items) > 4  # a progress bar only when there are more than a few
     with click.progressbar(length=len(items), label="emitting", file=sys.stderr, hidden=not shown) as bar:
         done, errors = emit_all(
-            items, out_dir, chosen, seed, state, weights or "weights", opset, report, lambda: bar.update(1)
+            items,
+            out_dir,
+            chosen,
+            seed,
+            state,
+            weights or "weights",
+            opset,
+            report,
+            lambda: bar.update(1),
+            outputs,
         )
     if done:
         click.echo(summary(done))

@@ -21,6 +21,16 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops          12,858,028  (12.9 MF)
     params            544,556  (0.54 M)
     acts              203,772  (0.20 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          1
+    s1             24          2
+    s2             64          4
+    s3            152          8
 """
 
 import math
@@ -29,6 +39,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+FEATURE_CHANNELS = (32, 24, 64, 152)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (1, 2, 4, 8)  # and how many times smaller than the input each is
 SE_RATIO = 0.25  # SE width = round(SE_RATIO * the block's input width)
 
 
@@ -151,3 +163,10 @@ class RegnetyCifar(nn.Module):
         x = self.s2(x)
         x = self.s3(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3):
+            features.append(stage(features[-1]))
+        return features

@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops       1,814,074,344  (1.81 GF)
     params         11,689,512  (11.69 M)
     acts            2,685,416  (2.69 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           64          4
+    s1             64          4
+    s2            128          8
+    s3            256         16
+    s4            512         32
 """
 
 import math
@@ -29,6 +40,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+FEATURE_CHANNELS = (64, 64, 128, 256, 512)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (4, 4, 8, 16, 32)  # and how many times smaller than the input each is
 
 
 class Stem(nn.Module):
@@ -131,3 +145,10 @@ class ResBasicBlock(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

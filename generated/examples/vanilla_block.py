@@ -21,6 +21,16 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops         104,695,050  (104.7 MF)
     params            685,994  (0.69 M)
     acts              262,154  (0.26 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          1
+    s1             32          1
+    s2             64          2
+    s3            128          4
 """
 
 import math
@@ -28,6 +38,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+FEATURE_CHANNELS = (32, 32, 64, 128)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (1, 1, 2, 4)  # and how many times smaller than the input each is
 
 
 class Stem(nn.Module):
@@ -110,3 +123,10 @@ class VanillaBlock(nn.Module):
         x = self.s2(x)
         x = self.s3(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3):
+            features.append(stage(features[-1]))
+        return features

@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops       3,176,622,952  (3.18 GF)
     params         15,296,552  (15.30 M)
     acts           11,367,432  (11.37 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1             96          4
+    s2            192          8
+    s3            432         16
+    s4           1008         32
 """
 
 import math
@@ -29,6 +40,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+FEATURE_CHANNELS = (32, 96, 192, 432, 1008)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 
 
 class Stem(nn.Module):
@@ -134,3 +148,10 @@ class RegnetX32gf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

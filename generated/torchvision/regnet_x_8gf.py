@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops       7,995,133,416  (8.00 GF)
     params         39,572,648  (39.57 M)
     acts           14,059,688  (14.06 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1             80          4
+    s2            240          8
+    s3            720         16
+    s4           1920         32
 """
 
 import math
@@ -29,6 +40,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+FEATURE_CHANNELS = (32, 80, 240, 720, 1920)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 
 
 class Stem(nn.Module):
@@ -134,3 +148,10 @@ class RegnetX8gf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops     127,517,896,350  (127.52 GF)
     params        644,812,894  (644.81 M)
     acts           71,578,334  (71.58 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1            528          4
+    s2           1056          8
+    s3           2904         16
+    s4           7392         32
 """
 
 import math
@@ -30,6 +41,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+FEATURE_CHANNELS = (32, 528, 1056, 2904, 7392)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 SE_RATIO = 0.25  # SE width = round(SE_RATIO * the block's input width)
 
 
@@ -154,3 +167,10 @@ class RegnetY128gf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

@@ -22,6 +22,17 @@ layer names are pycls's, so a pycls checkpoint's `model_state` loads as it is.
     flops      15,911,534,044  (15.91 GF)
     params         83,590,140  (83.59 M)
     acts           23,041,228  (23.04 M)
+
+`forward` gives the logits; `forward_features` the stem's output and each stage's,
+as a backbone for detection or segmentation (timm's features_only):
+
+    feature  channels  reduction
+    -------  --------  ---------
+    stem           32          2
+    s1            224          4
+    s2            448          8
+    s3           1232         16
+    s4           3024         32
 """
 
 import math
@@ -30,6 +41,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+FEATURE_CHANNELS = (32, 224, 448, 1232, 3024)  # forward_features: the stem's and each stage's channels
+FEATURE_REDUCTIONS = (2, 4, 8, 16, 32)  # and how many times smaller than the input each is
 SE_RATIO = 0.25  # SE width = round(SE_RATIO * the block's input width)
 
 
@@ -154,3 +167,10 @@ class RegnetY16gf(nn.Module):
         x = self.s3(x)
         x = self.s4(x)
         return self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, then each stage's (FEATURE_CHANNELS channels, FEATURE_REDUCTIONS smaller)."""
+        features = [self.stem(x)]
+        for stage in (self.s1, self.s2, self.s3, self.s4):
+            features.append(stage(features[-1]))
+        return features

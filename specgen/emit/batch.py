@@ -92,6 +92,7 @@ def emit_all(
     opset: int = 17,
     on_error: Callable[[SpecError], None] = lambda e: None,
     on_step: Callable[[], None] = lambda: None,
+    outputs: str = "logits",
 ) -> tuple[list[Emitted], list[SpecError]]:
     """Emit every spec `read_specs` found; the ones written and the errors, in input order."""
     done: list[Emitted] = []
@@ -109,7 +110,15 @@ def emit_all(
                     where, "name", f"expected a name not emitted before in this run ({seen[net.name]})"
                 )
             files = emit(
-                net, out_dir, formats, seed, weights, opset, source=file, weights_source=weights_source
+                net,
+                out_dir,
+                formats,
+                seed,
+                weights,
+                opset,
+                source=file,
+                weights_source=weights_source,
+                outputs=outputs,
             )
         except SpecError as e:
             errors.append(e)

@@ -70,6 +70,28 @@ def parts(net: NetworkSpec) -> list[Part]:
     return out
 
 
+@dataclass(frozen=True)
+class Feature:
+    """One output of forward_features: the stem's or a stage's, the graph tensor that holds it,
+    its channels and how many times smaller than the input it is."""
+
+    name: str
+    tensor: str
+    channels: int
+    reduction: int
+
+
+def features(net: NetworkSpec) -> list[Feature]:
+    """The stem's output and each stage's (its last block's), in order, as timm's features_only."""
+    by_name = {part.name: part for part in parts(net)}
+    reduction = STEM_TYPES[net.stem_type].stride
+    out = [Feature("stem", by_name["stem"].output, net.stem_width, reduction)]
+    for i, stage in enumerate(net.stages, 1):
+        reduction *= stage.stride
+        out.append(Feature(f"s{i}", by_name[f"s{i}.b{stage.depth}"].output, stage.width, reduction))
+    return out
+
+
 def parameter_shapes(net: NetworkSpec) -> dict[str, tuple[int, ...]]:
     """The state dict the graph expects (pycls names, BN running stats included), in graph order."""
     shapes: dict[str, tuple[int, ...]] = {}

@@ -17,9 +17,10 @@ import onnx
 from onnx import helper
 
 from specgen import __version__
-from specgen.emit.layout import check_state_dict, parts
+from specgen.emit.layout import check_state_dict, features, parts
 from specgen.emit.templates import environment
 from specgen.errors import ROOT, SpecError
+from specgen.network.layers import out_size
 from specgen.network.spec import NetworkSpec
 
 MIN_OPSET = 17
@@ -39,13 +40,24 @@ def check_opset(opset: int) -> int:
     return opset
 
 
-def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
+OUTPUTS = ("logits", "features")
+"""What a graph returns: the classifier's logits, or forward_features' outputs (one per stage)."""
+
+
+def check_outputs(outputs: str) -> str:
+    if outputs not in OUTPUTS:
+        raise SpecError("--outputs", ROOT, f"expected logits or features, got {outputs!r}")
+    return outputs
+
+
+def render(net: NetworkSpec, opset: int = MIN_OPSET, outputs: str = "logits") -> str:
     """The network in ONNX's textual syntax, without weights.
 
     The spec is validated again, strictly, so that one built in code with
     `model_copy` or `model_construct` cannot bring anything but integers here.
     """
     opset = check_opset(opset)
+    chosen = features(net) if check_outputs(outputs) == "features" else []
     net = NetworkSpec.model_validate(net.model_dump(), strict=True)
     ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
     return (
@@ -59,6 +71,7 @@ def render(net: NetworkSpec, opset: int = MIN_OPSET) -> str:
             resolution=net.resolution,
             parts=parts(net),
             num_classes=net.num_classes,
+            features=[f | {"size": out_size(net.resolution, f["reduction"])} for f in map(vars, chosen)],
         )
     )
 
@@ -106,6 +119,13 @@ def _attach_external(graph: onnx.GraphProto, weights: Mapping[str, np.ndarray], 
         offset += array.nbytes
 
 
+def _used(weights: dict[str, np.ndarray], outputs: str) -> dict[str, np.ndarray]:
+    """The weights a graph returning `outputs` uses: all of them, or without the head's for features."""
+    if check_outputs(outputs) == "features":
+        return {k: v for k, v in weights.items() if not k.startswith("head.")}
+    return weights
+
+
 def build_onnx(
     net: NetworkSpec,
     state_dict: Mapping[str, object],
@@ -113,8 +133,10 @@ def build_onnx(
     *,
     source: str = "state dict",
     data_file: str | None = None,
+    outputs: str = "logits",
 ) -> onnx.ModelProto:
-    """The network as an ONNX model: input "input" [batch, C, H, W], output "logits" [batch, classes].
+    """The network as an ONNX model: input "input" [batch, C, H, W], output "logits" [batch, classes],
+    or with `outputs="features"` forward_features' outputs "stem", "s1", ... [batch, C, H', W'].
 
     `state_dict` holds torch tensors or NumPy arrays under pycls's names;
     `num_batches_tracked` is ignored. A missing, unexpected or misshapen
@@ -122,8 +144,9 @@ def build_onnx(
     With `data_file` (a file name beside the model) the initializers refer to
     the weights there instead of holding them (see `onnx_files`).
     """
-    weights = checked_weights(net, state_dict, source)
-    model = onnx.parser.parse_model(render(net, opset))
+    check_outputs(outputs)  # before the weights: a bad argument is the first thing to say
+    weights = _used(checked_weights(net, state_dict, source), outputs)
+    model = onnx.parser.parse_model(render(net, opset, outputs))
     if data_file is None:
         _attach(model.graph, weights)
     else:
@@ -143,7 +166,13 @@ def onnx_bytes(model: onnx.ModelProto) -> bytes:
 
 
 def onnx_files(
-    net: NetworkSpec, state_dict: Mapping[str, object], opset: int, data_file: str, *, source: str
+    net: NetworkSpec,
+    state_dict: Mapping[str, object],
+    opset: int,
+    data_file: str,
+    *,
+    source: str,
+    outputs: str = "logits",
 ) -> tuple[onnx.ModelProto, list[np.ndarray]]:
     """The model, and the arrays to write to `data_file` in order: none when the weights fit inside
     the model (one self-contained file), all of them when they would pass INLINE_WEIGHTS_LIMIT.
@@ -152,7 +181,7 @@ def onnx_files(
     holds two more copies of inline weights.
     """
     weights = checked_weights(net, state_dict, source)
-    if sum(a.nbytes for a in weights.values()) <= INLINE_WEIGHTS_LIMIT:
-        return build_onnx(net, weights, opset, source=source), []
-    model = build_onnx(net, weights, opset, source=source, data_file=data_file)
-    return model, [a.astype("<f4", copy=False) for a in weights.values()]
+    if sum(a.nbytes for a in _used(weights, outputs).values()) <= INLINE_WEIGHTS_LIMIT:
+        return build_onnx(net, weights, opset, source=source, outputs=outputs), []
+    model = build_onnx(net, weights, opset, source=source, data_file=data_file, outputs=outputs)
+    return model, [a.astype("<f4", copy=False) for a in _used(weights, outputs).values()]

@@ -13,10 +13,12 @@ from __future__ import annotations
 import builtins
 import re
 import shlex
+from collections.abc import Iterable
 
 from specgen import describe
-from specgen.emit.layout import block_shapes
+from specgen.emit.layout import block_shapes, features
 from specgen.emit.templates import environment
+from specgen.fmt import table
 from specgen.network.blocks import BLOCK_TYPES
 from specgen.network.layers import projects
 from specgen.network.spec import NetworkSpec
@@ -60,6 +62,17 @@ def shortcut_kind(net: NetworkSpec) -> str:
     return "mixed" if len(kinds) == 2 else ("projection" if True in kinds else "identity")
 
 
+def _tuple(items: Iterable[str]) -> str:
+    """A tuple literal as ruff formats it: (a,) or (a, b)."""
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _feature_table(net: NetworkSpec) -> str:
+    rows = [(f.name, f.channels, f.reduction) for f in features(net)]
+    return table(["feature", "channels", "reduction"], rows, right=[False, True, True])
+
+
 def _context(net: NetworkSpec, source: str | None) -> dict:
     block = BLOCK_TYPES[net.block_type]
     bottleneck = block.grouped and any(s.bottleneck_width != s.width for s in net.stages)
@@ -79,6 +92,10 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "regenerate": shlex.quote(source) if source is not None else "<spec file>",
         "content_hash": net.content_hash(),
         "description": describe.render(net).split("\n", 1)[1],  # its first line repeats the name
+        "feature_channels": _tuple(f"{f.channels:d}" for f in features(net)),
+        "feature_reductions": _tuple(f"{f.reduction:d}" for f in features(net)),
+        "feature_table": _feature_table(net),
+        "stage_modules": _tuple(f"self.s{i}" for i in range(1, len(net.stages) + 1)),
         "stem_template": STEM_TYPES[net.stem_type].template,
         "block_template": BLOCK_TYPES[net.block_type].template,
         # In place, as pycls's nn.ReLU(inplace=True): nothing else reads what they overwrite.

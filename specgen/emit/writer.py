@@ -69,12 +69,13 @@ def emit(
     opset: int = 17,
     source: str | None = None,
     weights_source: str = "weights",
+    outputs: str = "logits",
 ) -> list[Path]:
     """Write `<name>.py` and/or `<name>.onnx` (and `<name>.onnx.data` for a graph over
     INLINE_WEIGHTS_LIMIT) for `spec` into `out_dir`, all or none; the paths written.
 
     The ONNX graph's weights are `weights` (any layout `to_pycls_layout` accepts) or else
-    those of the emitted module initialized under `seed`.
+    those of the emitted module initialized under `seed`; it returns `outputs` (logits or features).
     """
     where = source or "spec"
     formats = check_formats(formats)
@@ -97,7 +98,7 @@ def emit(
         if state is None:
             state = seeded_state_dict(net, py_text, seed)
         data_path = targets["onnx"].with_name(targets["onnx"].name + DATA_SUFFIX)
-        model, data = onnx_files(net, state, opset, data_path.name, source=weights_source)
+        model, data = onnx_files(net, state, opset, data_path.name, source=weights_source, outputs=outputs)
         state = None  # seeded weights now inline in the model are freed before it is serialized
         if data:  # before the model that refers to it
             files[data_path] = data
