@@ -25,6 +25,7 @@ def summary(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> di
         "block_type": net.block_type,
         "shortcut": net.shortcut,
         "linear_out": net.linear_out,
+        "preact": net.preact,
         "activation": net.activation,
         "stem_width": net.stem_width,
         "stages": [s.model_dump() for s in net.stages],
@@ -72,6 +73,7 @@ def render(spec: RegNetSpec | NetworkSpec, resolution: int | None = None) -> str
     options = [info["activation"]] if info["activation"] != "relu" else []
     options += ["average-pool shortcuts"] if info["shortcut"] == "avg" else []
     options += ["linear outputs"] if info["linear_out"] else []
+    options += ["pre-activation"] if info["preact"] else []
     block += "".join(f", {o}" for o in options)
     lines = [
         f"{info['name']}: {_origin(spec)}",

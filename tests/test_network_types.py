@@ -204,3 +204,45 @@ def test_a_space_fixes_the_types_and_its_samples_are_networks_of_them():
         assert (s.flops, s.params, s.acts) == (cx.flops, cx.params, cx.acts)
     with pytest.raises(SpecError, match=r"^x\.json: block_type: expected res_basic_block as in the space"):
         validate(space, small("res_stem_cifar", "vanilla_block"), "x.json")
+
+
+def _allowed(stem_type: str, block_type: str, options: dict) -> bool:
+    block, stem = BLOCK_TYPES[block_type], STEM_TYPES[stem_type]
+    if not block.residual and (options["shortcut"] != "conv1x1" or options["linear_out"]):
+        return False
+    return not options["preact"] or (block.preact and stem.preact and not options["linear_out"])
+
+
+OPTION_COMBINATIONS = [
+    (stem, block, options)
+    for stem, block in itertools.product(STEM_TYPES, BLOCK_TYPES)
+    for shortcut, linear_out, preact, activation in itertools.product(
+        ("conv1x1", "avg"), (False, True), (False, True), ("relu", "silu")
+    )
+    if _allowed(
+        stem,
+        block,
+        options := {
+            "shortcut": shortcut,
+            "linear_out": linear_out,
+            "preact": preact,
+            "activation": activation,
+        },
+    )
+]
+
+
+@pytest.mark.parametrize("stem_type, block_type, options", OPTION_COMBINATIONS)
+def test_every_option_reads_the_same_description_everywhere(stem_type, block_type, options, tmp_path):
+    """Whatever pycls or timm build: the emitted module holds the description's parameters (as many
+    as complexity counts), and the ONNX graph computes what the module does."""
+    net = NetworkSpec.model_validate({**small(stem_type, block_type).model_dump(), **options})
+    module = randomized(emitted_class(net, tmp_path)())
+    state = module.state_dict()
+    assert {k: tuple(v.shape) for k, v in state.items() if not k.endswith("tracked")} == parameter_shapes(net)
+    assert sum(p.numel() for p in module.parameters()) == complexity.count(net).params
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = module(x).numpy()
+    session = ort.InferenceSession(onnx_bytes(build_onnx(net, state)), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(["logits"], {"input": x.numpy()})[0] - want).max() <= 1e-4

@@ -1,4 +1,4 @@
-"""timm's RegNet options (shortcut, linear_out, activation): a timm model built with them,
+"""timm's RegNet options (shortcut, linear_out, preact, activation): a timm model built with them,
 converted to our names, loads strictly into the emitted module, which agrees with it, and so
 does the ONNX graph."""
 
@@ -28,7 +28,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 REGNET = {"kind": "regnet", "name": "small", "depth": 6, "w0": 16, "wa": 8.0, "wm": 1.5, "group_width": 8}
 """Four stages (timm's RegNet builds only four): widths 16, 24, 32, 56."""
-OPTIONS = list(itertools.product(("conv1x1", "avg"), (False, True), ("relu", "silu"), (0.0, 0.25)))
+OPTIONS = [
+    (shortcut, linear_out, preact, activation, se_ratio)
+    for shortcut, linear_out, preact, activation, se_ratio in itertools.product(
+        ("conv1x1", "avg"), (False, True), (False, True), ("relu", "silu"), (0.0, 0.25)
+    )
+    if not (linear_out and preact)  # a pre-activation block ends in its sum already
+]
 
 
 def timm_regnet(spec: RegNetSpec) -> torch.nn.Module:
@@ -44,15 +50,19 @@ def timm_regnet(spec: RegNetSpec) -> torch.nn.Module:
         stem_width=spec.stem_width,
         downsample=spec.shortcut,
         linear_out=spec.linear_out,
+        preact=spec.preact,
         act_layer=spec.activation,
     )
     torch.manual_seed(0)
     return randomized(RegNet(cfg, in_chans=spec.in_channels, num_classes=spec.num_classes))
 
 
-@pytest.mark.parametrize("shortcut, linear_out, activation, se_ratio", OPTIONS)
-def test_timm_regnet_with_options_converts_and_agrees(shortcut, linear_out, activation, se_ratio, tmp_path):
-    options = {"shortcut": shortcut, "linear_out": linear_out, "activation": activation, "se_ratio": se_ratio}
+@pytest.mark.parametrize("shortcut, linear_out, preact, activation, se_ratio", OPTIONS)
+def test_timm_regnet_with_options_converts_and_agrees(
+    shortcut, linear_out, preact, activation, se_ratio, tmp_path
+):
+    options = {"shortcut": shortcut, "linear_out": linear_out, "preact": preact, "activation": activation}
+    options["se_ratio"] = se_ratio
     spec = RegNetSpec.model_validate({**REGNET, **options, "num_classes": 7, "resolution": 24})
     net = spec.resolve()
     theirs = timm_regnet(spec)
@@ -72,7 +82,7 @@ def test_timm_regnet_with_options_converts_and_agrees(shortcut, linear_out, acti
 
 
 def test_convert_takes_a_timm_checkpoint_with_options(tmp_path):
-    spec = RegNetSpec.model_validate({**REGNET, "shortcut": "avg", "activation": "silu", "linear_out": True})
+    spec = RegNetSpec.model_validate({**REGNET, "shortcut": "avg", "activation": "silu", "preact": True})
     checkpoint, spec_file, out = tmp_path / "timm.pt", tmp_path / "small.json", tmp_path / "ours.pt"
     torch.save(timm_regnet(spec).state_dict(), checkpoint)
     spec_file.write_text(spec.model_dump_json())
@@ -109,11 +119,29 @@ def test_options_left_out_hash_the_same_and_named_ones_do_not():
         ),
         ({"activation": "gelu"}, "activation: expected 'relu' or 'silu', got \"gelu\""),
         ({"shortcut": "pool"}, "shortcut: expected 'conv1x1' or 'avg', got \"pool\""),
+        (
+            {"block_type": "res_basic_block", "preact": True},
+            "preact: res_basic_block has no pre-activation form; expected false",
+        ),
+        (
+            {"stem_type": "res_stem_in", "preact": True},
+            "preact: res_stem_in has no pre-activation form; expected false",
+        ),
+        (
+            {"preact": True, "linear_out": True},
+            "linear_out: pre-activation blocks end in their sum already; expected false",
+        ),
     ],
 )  # fmt: skip
 def test_an_option_a_block_has_no_place_for_gets_one_line(body, message):
     with pytest.raises(SpecError) as e:
         validate_spec(
-            {"kind": "anynet", "name": "bad", "stages": [{"depth": 1, "width": 24}], **body}, "bad.json"
+            {
+                "kind": "anynet",
+                "name": "bad",
+                "stages": [{"depth": 1, "width": 24, "group_width": 1}],
+                **body,
+            },
+            "bad.json",
         )
     assert str(e.value) == f"bad.json: {message}"

@@ -45,7 +45,12 @@ class Part:
 def block_shapes(net: NetworkSpec) -> list[tuple[str, BlockShape]]:
     """Every block of the body in order, named `s{i}.b{j}` as pycls does (from 1)."""
     out, w_in, se = [], net.stem_width, net.se_ratio > 0
-    options = {"act": ACTIVATIONS[net.activation], "shortcut": net.shortcut, "linear_out": net.linear_out}
+    options = {
+        "act": ACTIVATIONS[net.activation],
+        "shortcut": net.shortcut,
+        "linear_out": net.linear_out,
+        "preact": net.preact,
+    }
     for i, stage in enumerate(net.stages, 1):
         for j in range(1, stage.depth + 1):
             stride = stage.stride if j == 1 else 1
@@ -58,14 +63,14 @@ def block_shapes(net: NetworkSpec) -> list[tuple[str, BlockShape]]:
 
 
 def parts(net: NetworkSpec) -> list[Part]:
-    """The stem and every block, in order, each reading the one before; with `linear_out`, the
-    activation the blocks leave out, once before the head (timm's final_conv)."""
+    """The stem and every block, in order, each reading the one before; with `linear_out` or
+    `preact`, the activation the blocks leave out, once before the head (timm's final_conv)."""
     act = ACTIVATIONS[net.activation]
-    stem = STEM_TYPES[net.stem_type].layers(net.in_channels, net.stem_width, act)
+    stem = STEM_TYPES[net.stem_type].described(net.in_channels, net.stem_width, act, net.preact)
     out, block = [Part("stem", "input", built(stem))], BLOCK_TYPES[net.block_type]
     for name, shape in block_shapes(net):
         out.append(Part(name, out[-1].output, built(block.layers(shape))))
-    if net.linear_out:
+    if net.linear_out or net.preact:
         out.append(Part("final", out[-1].output, [activation(act_name("", act), IN, act)]))
     return out
 

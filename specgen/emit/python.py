@@ -104,6 +104,7 @@ def _context(net: NetworkSpec, source: str | None) -> dict:
         "act_name": {"relu": "ReLU", "silu": "SiLU"}[net.activation],
         "act_module": {"relu": "nn.ReLU(inplace=True)", "silu": "nn.SiLU(inplace=True)"}[net.activation],
         "linear_out": net.linear_out,
+        "preact": net.preact,
         "avg_shortcut": net.shortcut == "avg",
         "se": net.se_ratio > 0,
         "se_ratio": repr(float(net.se_ratio)),

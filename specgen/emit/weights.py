@@ -42,7 +42,7 @@ def layout(state_dict: Mapping) -> str:
     keys = set(state_dict)
     if "stem.0.weight" in keys or "fc.weight" in keys:
         return "torchvision"
-    if any(".conv1.conv." in k for k in keys):
+    if any(".conv1.conv." in k or ".norm1." in k for k in keys):  # timm's Bottleneck or PreBottleneck
         return "timm"
     return "pycls"
 

@@ -95,6 +95,7 @@ def _walk(
     in_channels,
     shortcut="conv1x1",
     linear_out=False,
+    preact=False,
 ):
     """Sum over stem, stages and head; `stages` yields (d, w, stride, w_b, g).
 
@@ -102,11 +103,15 @@ def _walk(
     lets a batch mix networks with different numbers of stages.
     """
     has_se = se_ratio > 0
-    flops, params, acts, h = count_layers(stem.layers(in_channels, stem_width), resolution)
+    flops, params, acts, h = count_layers(stem.described(in_channels, stem_width, preact=preact), resolution)
     w_in = stem_width
     for d, w, stride, w_b, g in stages:
         present = d > 0
-        options = {"shortcut": shortcut, "linear_out": linear_out}  # the activation counts nothing
+        options = {
+            "shortcut": shortcut,
+            "linear_out": linear_out,
+            "preact": preact,
+        }  # activations count nothing
         first = BlockShape(w_in, w, stride, w_b, g, se_width(w_in, se_ratio), has_se, **options)
         f1, p1, a1, h1 = count_layers(block.layers(first), h)
         other = BlockShape(w, w, 1, w_b, g, se_width(w, se_ratio), has_se, **options)
@@ -141,6 +146,7 @@ def count(net: NetworkSpec, resolution: int | None = None) -> Complexity:
         net.in_channels,
         net.shortcut,
         net.linear_out,
+        net.preact,
     )
     return Complexity(int(flops), int(params), int(acts))
 
@@ -161,6 +167,7 @@ def count_batch(
     block_type=DEFAULT_BLOCK,
     shortcut="conv1x1",
     linear_out=False,
+    preact=False,
 ) -> BatchComplexity:
     """Complexity of N networks at once; per-stage arguments are (N, S) arrays.
 
@@ -191,5 +198,6 @@ def count_batch(
         _column(in_channels, n, np.int64),
         shortcut,
         linear_out,
+        preact,
     )
     return BatchComplexity(flops, params, acts)

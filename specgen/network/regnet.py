@@ -39,6 +39,7 @@ from specgen.network.spec import (
     block_type_field,
     check_block_fits,
     linear_out_field,
+    preact_field,
     shortcut_field,
     stem_type_field,
     with_ungrouped_defaults,
@@ -195,6 +196,7 @@ class RegNetSpec(BaseModel):
     block_type: BlockName = block_type_field()
     shortcut: Shortcut = shortcut_field()
     linear_out: bool = linear_out_field()
+    preact: bool = preact_field()
     activation: Activation = activation_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
@@ -225,7 +227,7 @@ class RegNetSpec(BaseModel):
     @model_validator(mode="after")
     def _resolves(self) -> RegNetSpec:
         stage = ((), self.bottleneck_ratio, self.group_width)
-        check_block_fits(self.block_type, self.se_ratio, [stage], self.shortcut, self.linear_out)
+        check_block_fits(self, [stage])
         self.resolve()
         return self
 
@@ -270,6 +272,7 @@ class RegNetSpec(BaseModel):
                 block_type=self.block_type,
                 shortcut=self.shortcut,
                 linear_out=self.linear_out,
+                preact=self.preact,
                 activation=self.activation,
                 stem_width=self.stem_width,
                 stages=stages,

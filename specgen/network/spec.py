@@ -62,6 +62,7 @@ LEFT_OUT_DEFAULTS = {
     "block_type": DEFAULT_BLOCK,
     "shortcut": "conv1x1",
     "linear_out": False,
+    "preact": False,
     "activation": "relu",
 }
 """The type and option fields, and what a spec that does not name them means: at these values
@@ -87,6 +88,10 @@ def linear_out_field():
     return Field(
         default=False, description="No activation after a block's sum; one before the head (timm's)."
     )
+
+
+def preact_field():
+    return Field(default=False, description="Pre-activation blocks and a bare-conv stem (timm's RegNetV).")
 
 
 def activation_field():
@@ -117,16 +122,14 @@ def with_ungrouped_defaults(data: object, stage_lists: tuple[str, ...]) -> objec
     return data
 
 
-def check_block_fits(
-    block_type: str,
-    se_ratio: float,
-    groupings: list[tuple[tuple, float, int]],
-    shortcut: str = "conv1x1",
-    linear_out: bool = False,
-) -> None:
-    """A FieldError where the block type has no place for what the spec asks: SE, a shortcut
-    option, a bottleneck ratio or a group width other than 1. `groupings`: (field location, b, g)
-    of each stage."""
+def check_block_fits(spec: object, groupings: list[tuple[tuple, float, int]]) -> None:
+    """A FieldError where the spec's (or space's) block and stem types have no place for what it
+    asks: SE, a shortcut option, pre-activation, a bottleneck ratio or a group width other than 1.
+    `groupings`: (field location, b, g) of each stage. Fields `spec` lacks take their defaults."""
+    block_type, stem_type, se_ratio, shortcut, linear_out, preact = (
+        getattr(spec, name, LEFT_OUT_DEFAULTS.get(name, 0.0))
+        for name in ("block_type", "stem_type", "se_ratio", "shortcut", "linear_out", "preact")
+    )
     block = BLOCK_TYPES[block_type]
     if se_ratio > 0 and not block.se:
         raise FieldError(("se_ratio",), f"{block_type} has no place for SE; expected 0, got {se_ratio:g}")
@@ -134,6 +137,12 @@ def check_block_fits(
         raise FieldError(("shortcut",), f"{block_type} has no shortcut; expected conv1x1, got {shortcut}")
     if not block.residual and linear_out:
         raise FieldError(("linear_out",), f"{block_type} has no sum to leave linear; expected false")
+    if preact and not block.preact:
+        raise FieldError(("preact",), f"{block_type} has no pre-activation form; expected false")
+    if preact and not STEM_TYPES[stem_type].preact:
+        raise FieldError(("preact",), f"{stem_type} has no pre-activation form; expected false")
+    if preact and linear_out:
+        raise FieldError(("linear_out",), "pre-activation blocks end in their sum already; expected false")
     if block.grouped:
         return
     for loc, b, g in groupings:
@@ -208,6 +217,7 @@ class NetworkSpec(BaseModel):
     block_type: BlockName = block_type_field()
     shortcut: Shortcut = shortcut_field()
     linear_out: bool = linear_out_field()
+    preact: bool = preact_field()
     activation: Activation = activation_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
     stages: list[Stage] = Field(min_length=1, max_length=limits.MAX_STAGES)
@@ -248,7 +258,7 @@ class NetworkSpec(BaseModel):
     @model_validator(mode="after")
     def _block_fits(self) -> NetworkSpec:
         stages = [(("stages", i), s.bottleneck_ratio, s.group_width) for i, s in enumerate(self.stages)]
-        check_block_fits(self.block_type, self.se_ratio, stages, self.shortcut, self.linear_out)
+        check_block_fits(self, stages)
         return self
 
     @model_validator(mode="after")

@@ -219,7 +219,7 @@ def _check_block_fits(space: DesignSpace, source: str) -> None:
     b = next((x for x in space.support("bottleneck_ratio") if x != 1), 1)
     g = next((x for x in space.support("group_width") if x != 1), 1)
     try:
-        check_block_fits(space.block_type, space.se_ratio, [(("parameters",), float(b), int(g))])
+        check_block_fits(space, [(("parameters",), float(b), int(g))])
     except FieldError as e:
         raise SpecError(source, field_path(e.loc), str(e)) from None
 

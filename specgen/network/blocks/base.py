@@ -34,6 +34,7 @@ class BlockShape:
     act: str = "Relu"
     shortcut: str = "conv1x1"
     linear_out: bool = False
+    preact: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class BlockType:
     """Has a place for squeeze-and-excitation (else se_ratio must be 0)."""
     residual: bool
     """Has a shortcut (else the shortcut and linear_out options have nothing to act on)."""
+    preact: bool
+    """Has a pre-activation form (BN and activation before each conv, timm's RegNetV)."""
     renames: dict[str, list[tuple[str, Any]]]
     """Per other layout (torchvision, timm): (pattern, replacement) rules from its names of the
     block's parameters to ours."""
@@ -57,26 +60,28 @@ class BlockType:
         return f"blocks/{self.name}.py.j2"
 
 
-def shortcut(b: BlockShape) -> list[Layer]:
-    """A residual block's projection where its shape changes: a 1x1 conv with the stride and BN
-    (pycls), or with `shortcut` "avg" a 2x2 average pool with the stride first and the conv
-    without it (timm's downsample="avg"; no pool where the stride is 1)."""
+def shortcut(b: BlockShape, x: str = IN) -> list[Layer]:
+    """A residual block's projection of `x` where its shape changes: a 1x1 conv with the stride
+    and BN (pycls), or with `shortcut` "avg" a 2x2 average pool with the stride first and the
+    conv without it (timm's downsample="avg"; no pool where the stride is 1). A pre-activation
+    block's has no BN (its `x` is normalized already)."""
     proj = projects(b.w_in, b.w_out, b.stride)
+    norm = [] if b.preact else [BatchNorm("bn", "proj", b.w_out, present=proj)]
     if b.shortcut != "avg":
-        return [
-            Conv("proj", IN, b.w_in, b.w_out, 1, b.stride, present=proj),
-            BatchNorm("bn", "proj", b.w_out, present=proj),
-        ]
+        return [Conv("proj", x, b.w_in, b.w_out, 1, b.stride, present=proj), *norm]
     pooled = proj & (b.stride != 1)
     return [
-        Pool("pool", IN, b.w_in, 2, b.stride, "AveragePool", present=pooled),
-        Conv("proj", chosen(pooled, "pool", IN), b.w_in, b.w_out, 1, present=proj),
-        BatchNorm("bn", "proj", b.w_out, present=proj),
+        Pool("pool", x, b.w_in, 2, b.stride, "AveragePool", present=pooled),
+        Conv("proj", chosen(pooled, "pool", x), b.w_in, b.w_out, 1, present=proj),
+        *norm,
     ]
 
 
-def residual_sum(b: BlockShape, branch: str) -> list[Layer]:
-    """The shortcut (projected where the shape changes) plus the branch's output, then the
-    activation unless the block is `linear_out`."""
-    added = Op("add", "Add", (chosen(projects(b.w_in, b.w_out, b.stride), "bn", IN), branch))
-    return [added] if b.linear_out else [added, activation(act_name("", b.act), "add", b.act)]
+def residual_sum(b: BlockShape, branch: str, x: str = IN) -> list[Layer]:
+    """The shortcut of `x` (projected where the shape changes) plus the branch's output, then the
+    activation unless the block is `linear_out` or pre-activation."""
+    projected = "proj" if b.preact else "bn"
+    added = Op("add", "Add", (chosen(projects(b.w_in, b.w_out, b.stride), projected, x), branch))
+    if b.linear_out or b.preact:
+        return [added]
+    return [added, activation(act_name("", b.act), "add", b.act)]

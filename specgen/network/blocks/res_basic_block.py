@@ -21,4 +21,6 @@ def layers(b: BlockShape) -> list[Layer]:
     ]
 
 
-BLOCK = BlockType(name="res_basic_block", layers=layers, grouped=False, se=False, residual=True, renames={})
+BLOCK = BlockType(
+    name="res_basic_block", layers=layers, grouped=False, se=False, residual=True, preact=False, renames={}
+)

@@ -22,6 +22,10 @@ from specgen.network.layers import (
 
 
 def layers(b: BlockShape) -> list[Layer]:
+    return preact_layers(b) if b.preact else post_act_layers(b)
+
+
+def post_act_layers(b: BlockShape) -> list[Layer]:
     a_act, b_act = act_name("f.a_", b.act), act_name("f.b_", b.act)
     return [
         *shortcut(b),
@@ -38,12 +42,33 @@ def layers(b: BlockShape) -> list[Layer]:
     ]
 
 
+def preact_layers(b: BlockShape) -> list[Layer]:
+    """timm's PreBottleneck (RegNetV): BN and activation before each conv, the first shared by
+    the shortcut; no BN on the projection, no activation after the sum."""
+    a_act, b_act, c_act = (act_name(f"f.{x}_", b.act) for x in "abc")
+    return [
+        BatchNorm("f.a_bn", IN, b.w_in),
+        activation(a_act, "f.a_bn", b.act),
+        Conv("f.a", a_act, b.w_in, b.w_b),
+        BatchNorm("f.b_bn", "f.a", b.w_b),
+        activation(b_act, "f.b_bn", b.act),
+        Conv("f.b", b_act, b.w_b, b.w_b, 3, b.stride, b.group_width),
+        *squeeze_excitation("f.se", "f.b", b.w_b, b.w_se, b.act, present=b.se),
+        BatchNorm("f.c_bn", chosen(b.se, "f.se", "f.b"), b.w_b),
+        activation(c_act, "f.c_bn", b.act),
+        Conv("f.c", c_act, b.w_b, b.w_out),
+        *shortcut(b, a_act),
+        *residual_sum(b, "f.c", a_act),
+    ]
+
+
 BLOCK = BlockType(
     name="res_bottleneck_block",
     layers=layers,
     grouped=True,
     se=True,
     residual=True,
+    preact=True,
     renames={
         "torchvision": [
             (r"\.proj\.0\.", ".proj."),
@@ -64,6 +89,10 @@ BLOCK = BlockType(
             (r"\.conv3\.bn\.", ".f.c_bn."),
             (r"\.se\.fc1\.", ".f.se.f_ex.0."),
             (r"\.se\.fc2\.", ".f.se.f_ex.2."),
+            # PreBottleneck (RegNetV): bare convs, a BN before each
+            (r"\.norm([123])\.", lambda m: f".f.{'abc'[int(m[1]) - 1]}_bn."),
+            (r"\.conv([123])\.weight$", lambda m: f".f.{'abc'[int(m[1]) - 1]}.weight"),
+            (r"\.downsample\.(1\.)?weight$", ".proj.weight"),
         ],
     },
 )

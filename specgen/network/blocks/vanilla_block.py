@@ -18,4 +18,6 @@ def layers(b: BlockShape) -> list[Layer]:
     ]
 
 
-BLOCK = BlockType(name="vanilla_block", layers=layers, grouped=False, se=False, residual=False, renames={})
+BLOCK = BlockType(
+    name="vanilla_block", layers=layers, grouped=False, se=False, residual=False, preact=False, renames={}
+)

@@ -18,6 +18,14 @@ class StemType:
     its modules."""
     renames: dict[str, list[tuple[str, Any]]]
     """Per other layout (torchvision, timm): rules from its names of the stem's parameters to ours."""
+    preact: bool
+    """Has a pre-activation form: its first conv alone (the first block's BN and activation
+    follow it), as timm's RegNetV stem."""
+
+    def described(self, w_in, w_out, act: str = "Relu", preact: bool = False) -> list[Layer]:
+        """Its layers in a network with or without pre-activation blocks."""
+        layers = self.layers(w_in, w_out, act)
+        return layers[:1] if preact else layers
 
     @property
     def stride(self) -> int:

@@ -14,4 +14,4 @@ def layers(w_in, w_out, act: str = "Relu") -> list[Layer]:
     ]
 
 
-STEM = StemType(name="res_stem_cifar", layers=layers, renames={})
+STEM = StemType(name="res_stem_cifar", layers=layers, renames={}, preact=True)

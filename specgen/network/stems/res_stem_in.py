@@ -15,4 +15,4 @@ def layers(w_in, w_out, act: str = "Relu") -> list[Layer]:
     ]
 
 
-STEM = StemType(name="res_stem_in", layers=layers, renames={})
+STEM = StemType(name="res_stem_in", layers=layers, renames={}, preact=False)

@@ -17,5 +17,9 @@ def layers(w_in, w_out, act: str = "Relu") -> list[Layer]:
 STEM = StemType(
     name="simple_stem_in",
     layers=layers,
-    renames={"torchvision": [(r"^stem\.0\.", "stem.conv."), (r"^stem\.1\.", "stem.bn.")]},
+    renames={
+        "torchvision": [(r"^stem\.0\.", "stem.conv."), (r"^stem\.1\.", "stem.bn.")],
+        "timm": [(r"^stem\.weight$", "stem.conv.weight")],  # RegNetV's stem: its conv alone
+    },
+    preact=True,
 )
