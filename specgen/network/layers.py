@@ -43,7 +43,7 @@ def chosen(flag, yes: str, no: str) -> str:
     return yes if isinstance(flag, np.ndarray) or flag else no
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Conv:
     """A 2-D convolution with 'same' padding; `group_width` input channels per group (None: dense)."""
 
@@ -69,7 +69,7 @@ class Conv:
         return self.w_in if self.group_width is None else self.group_width
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BatchNorm:
     """Batch normalization over `width` channels (pycls's eps 1e-5)."""
 
@@ -81,7 +81,7 @@ class BatchNorm:
     present: Any = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Pool:
     """k x k pooling with the stride: MaxPool with 'same' padding (pycls's ResNet stem), or
     AveragePool without padding, rounding the size up and averaging only what lies inside (timm's
@@ -100,7 +100,7 @@ class Pool:
         return self.k // 2 if self.kind == "MaxPool" else 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Op:
     """A layer with no parameters: Relu, Silu (x * sigmoid(x)), Sigmoid, Add, Mul (of its inputs)
     or GlobalAveragePool."""

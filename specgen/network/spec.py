@@ -154,6 +154,10 @@ def check_block_fits(spec: object, groupings: list[tuple[tuple, float, int]]) ->
             raise FieldError((*loc, "group_width"), f"{block_type} has no group conv; expected 1, got {g}")
 
 
+MEASURED = "measured"
+"""Validation-context key for the complexity a caller already counted at the spec's resolution."""
+
+
 def block_input_widths(stem_width: int, stages: list[Stage]) -> list[int]:
     """The widths blocks take as input: the stem's, each earlier stage's, and a stage's own
     after its first block (so a last stage of depth 1 feeds only the head)."""
@@ -262,8 +266,10 @@ class NetworkSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _complexity_bounded(self) -> NetworkSpec:
-        cx = complexity.count(self)
+    def _complexity_bounded(self, info: ValidationInfo) -> NetworkSpec:
+        # The sampler hands over what count_batch measured (the same walk): counting again would
+        # be most of the cost of a sample.
+        cx = (info.context or {}).get(MEASURED) or complexity.count(self)
         if cx.params > limits.MAX_PARAMS or cx.flops > limits.MAX_FLOPS:
             raise ValueError(
                 f"network too large: {cx.params:,} params and {cx.flops:,} flops; "

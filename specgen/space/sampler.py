@@ -31,7 +31,7 @@ import numpy as np
 
 from specgen.errors import SpecError
 from specgen.network import complexity
-from specgen.network.spec import NetworkSpec, Stage
+from specgen.network.spec import MEASURED, NetworkSpec, Stage
 from specgen.space.batch import Designs, Stages, admitted, measure, resolve, stage_buildable
 from specgen.space.constraints.band import Band
 from specgen.space.schema import DesignSpace
@@ -248,9 +248,14 @@ def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:
 
 
 def network(
-    space: DesignSpace, stages: Stages, row: int, resolution: int, name: str = "sample"
+    space: DesignSpace,
+    stages: Stages,
+    row: int,
+    resolution: int,
+    measured: complexity.Complexity,
+    name: str = "sample",
 ) -> NetworkSpec:
-    """The concrete NetworkSpec of one resolved candidate."""
+    """The concrete NetworkSpec of one resolved candidate, `measured` at `resolution`."""
     present = stages.depths[row] > 0
     body = [
         Stage(depth=int(d), width=int(w), stride=2, bottleneck_ratio=float(b), group_width=int(g))
@@ -262,17 +267,18 @@ def network(
             strict=True,
         )
     ]
-    return NetworkSpec(
-        name=name,
-        stem_type=space.stem_type,
-        block_type=space.block_type,
-        stem_width=space.stem_width,
-        stages=body,
-        se_ratio=space.se_ratio,
-        num_classes=space.num_classes,
-        in_channels=space.in_channels,
-        resolution=resolution,
-    )
+    fields = {
+        "name": name,
+        "stem_type": space.stem_type,
+        "block_type": space.block_type,
+        "stem_width": space.stem_width,
+        "stages": body,
+        "se_ratio": space.se_ratio,
+        "num_classes": space.num_classes,
+        "in_channels": space.in_channels,
+        "resolution": resolution,
+    }
+    return NetworkSpec.model_validate(fields, context={MEASURED: measured})
 
 
 def to_sample(
@@ -287,7 +293,8 @@ def to_sample(
     resolution: int,
 ) -> Sample:
     """A Sample from row `row` of a resolved, measured batch; its name is the space's and its hash's."""
-    net = network(space, stages, row, resolution)
+    measured = complexity.Complexity(int(cx.flops[row]), int(cx.params[row]), int(cx.acts[row]))
+    net = network(space, stages, row, resolution, measured)
     digest = net.content_hash()
     net = net.model_copy(update={"name": f"{space.name[:51]}-{digest[:12]}"})
     return Sample(
@@ -297,9 +304,9 @@ def to_sample(
         index=index,
         design=_design_json(space, designs, row),
         resolution=resolution,
-        flops=int(cx.flops[row]),
-        params=int(cx.params[row]),
-        acts=int(cx.acts[row]),
+        flops=measured.flops,
+        params=measured.params,
+        acts=measured.acts,
         spec=net,
     )
 
