@@ -102,7 +102,7 @@ def _walk(
     A stage of depth 0 is absent: it adds nothing and changes no size, which
     lets a batch mix networks with different numbers of stages.
     """
-    has_se = se_ratio > 0
+    has_se = se_ratio > 0 if isinstance(se_ratio, np.ndarray) else bool(se_ratio > 0)  # a bool skips SE
     flops, params, acts, h = count_layers(stem.described(in_channels, stem_width, preact=preact), resolution)
     w_in = stem_width
     for d, w, stride, w_b, g in stages:
@@ -192,7 +192,7 @@ def count_batch(
         BLOCK_TYPES[block_type],
         _column(stem_width, n, np.int64),
         stages,
-        _column(se_ratio, n, np.float64),
+        float(se_ratio) if np.ndim(se_ratio) == 0 else _column(se_ratio, n, np.float64),
         _column(resolution, n, np.int64),
         _column(num_classes, n, np.int64),
         _column(in_channels, n, np.int64),
