@@ -20,11 +20,11 @@ import numpy as np
 
 from specgen.network import complexity, limits
 from specgen.network.layers import out_size, se_width
-from specgen.network.spec import TYPE_DEFAULTS, NetworkSpec, Stage
+from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage
 from specgen.network.stems import DEFAULT as DEFAULT_STEM
 from specgen.network.stems import STEM_TYPES
 
-_NETWORK_FIELDS = frozenset(NetworkSpec.model_fields) - TYPE_DEFAULTS.keys()
+_NETWORK_FIELDS = frozenset(NetworkSpec.model_fields) - LEFT_OUT_DEFAULTS.keys()
 """A plain spec's fields: its dump, where the type and option fields at their defaults are left out."""
 _STAGE_FIELDS = frozenset(Stage.model_fields)
 _NAME = re.compile(limits.NAME_PATTERN)
