@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specgen import complexity
 from specgen.analysis.results import Result
+from specgen.network import complexity
 from specgen.sweep.store import TIMING_FIELDS
 
 CORRELATION = "pearson"
