@@ -12,16 +12,13 @@ from operator import itemgetter
 
 import numpy as np
 
+from specgen.analysis.bulk import numbers
 from specgen.analysis.results import Result
 
 _STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
 """The stage fields plotted (each stage's stride is not a design parameter)."""
 
 REGNET = ("w0", "wa", "wm")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
@@ -34,7 +31,7 @@ def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
     tables = {}
     for field in _STAGE_FIELDS:
         tables[field] = np.full(present.shape, np.nan)
-        tables[field][present] = list(map(itemgetter(field), flat))
+        tables[field][present] = np.fromiter(map(itemgetter(field), flat), np.float64, len(flat))
     return tables
 
 
@@ -46,7 +43,7 @@ def _shared_or_per_stage(
     results: list[Result], name: str, field: str, table: np.ndarray
 ) -> dict[str, np.ndarray]:
     # A RegNet design draws one value for all stages; its spec may show it changed by compatibility.
-    drawn = np.array([float(v) if _number(v := r.design.get(field)) else np.nan for r in results])
+    drawn = numbers([r.design.get(field) for r in results], (int, float))
     table = np.where(np.isnan(drawn)[:, None] | np.isnan(table), table, drawn[:, None])
     if np.array_equal(np.nanmin(table, axis=1), np.nanmax(table, axis=1)):
         return {name: table[:, 0]}
@@ -61,8 +58,8 @@ def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio", stages["bottleneck_ratio"])
     columns |= _shared_or_per_stage(results, "g", "group_width", stages["group_width"])
     for name in REGNET:
-        values = [r.design.get(name) for r in results]
-        if any(_number(v) for v in values):
-            columns[name] = np.array([float(v) if _number(v) else np.nan for v in values])
-    columns["flops"] = np.array([float(r.flops) for r in results])
+        column = numbers([r.design.get(name) for r in results], (int, float))
+        if not np.isnan(column).all():
+            columns[name] = column
+    columns["flops"] = np.fromiter((r.flops for r in results), np.float64, len(results))
     return columns

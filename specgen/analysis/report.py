@@ -8,6 +8,7 @@ leaves no report at all, and a reader never sees half of one.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import re
@@ -222,9 +223,9 @@ def _ranges(
 
 def _best_models(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
     """The best finished models of a group with the quantized linear fit of their per-block widths."""
-    done = sorted((r for r in group.results if r.status == "done"), key=lambda r: (r.error, r.id))
+    done = (r for r in group.results if r.status == "done")
     out = []
-    for r in done[:BEST_MODELS]:
+    for r in heapq.nsmallest(BEST_MODELS, done, key=lambda r: (r.error, r.id)):
         widths = np.repeat(r.net.widths, r.net.depths)
         out.append((r, widths, fit_quantized_linear(widths)))
     return out

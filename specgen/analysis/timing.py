@@ -39,7 +39,11 @@ class Timed:
 
 def timed_runs(results: list[Result], errors: np.ndarray) -> Timed | None:
     """The runs of a group (with their analysis errors) that have a timing; None when none has."""
-    keep = [i for i, r in enumerate(results) if any(getattr(r, f) is not None for f in TIMING_FIELDS)]
+    keep = [
+        i
+        for i, r in enumerate(results)
+        if r.forward_seconds is not None or r.forward_backward_seconds is not None
+    ]
     if not keep:
         return None
     runs = [results[i] for i in keep]
