@@ -1,9 +1,10 @@
 """The design parameters plotted against error: total depth, width per stage,
-bottleneck ratio b, group width g, the RegNet w0, wa, wm (when the space has
-them) and flops. b and g are one column when every network shares one value
-across its stages, and one column per stage otherwise (AnyNetX_A). A value the
-design drew (a RegNet's one group width) is preferred to the spec's per-stage
-values, which the compatibility rule may have changed.
+bottleneck ratio b, group width g, the RegNet w0, wa, wm and the learning rate
+and weight decay (when the results have them) and flops. b and g are one column
+when every network shares one value across its stages, and one column per stage
+otherwise (AnyNetX_A). A value the design drew (a RegNet's one group width) is
+preferred to the spec's per-stage values, which the compatibility rule may have
+changed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
 """The stage fields plotted (each stage's stride is not a design parameter)."""
 
 REGNET = ("w0", "wa", "wm")
+OPTIM = ("lr", "wd")
+"""The learning rate and weight decay a published sweep (NDS, pycls) drew per model."""
 
 
 def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
@@ -57,7 +60,7 @@ def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     columns |= _per_stage("w", stages["width"])
     columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio", stages["bottleneck_ratio"])
     columns |= _shared_or_per_stage(results, "g", "group_width", stages["group_width"])
-    for name in REGNET:
+    for name in (*REGNET, *OPTIM):
         column = numbers([r.design.get(name) for r in results], (int, float))
         if not np.isnan(column).all():
             columns[name] = column

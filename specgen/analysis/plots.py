@@ -26,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
 from specgen.analysis.fit import QuantizedLinearFit
+from specgen.analysis.num_samples import Point
 from specgen.analysis.results import DIVERGED_ERROR
 from specgen.analysis.timing import Timed
 
@@ -216,4 +217,18 @@ def time_figure(measure: str, names: Sequence[str], timed: Sequence[Timed | None
     for ax in (left, right):
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
     _legend_clear_of_data(right, "upper left", fontsize=7)
+    return fig
+
+
+@_styled
+def num_samples_figure(names: Sequence[str], curves: Sequence[Sequence[Point]], title: str) -> Figure:
+    """Expected minimum error of n random models against n (log2), the drawn band shaded."""
+    fig, ax = _figure()
+    for i, (name, points) in enumerate(zip(names, curves, strict=True)):
+        n = np.log2([p.n for p in points])
+        ax.plot(n, [100 * p.expected for p in points], "o-", color=color(i), label=_label(name), markersize=4)
+        low, high = [100 * p.low for p in points], [100 * p.high for p in points]
+        ax.fill_between(n, low, high, color=color(i), alpha=0.15, linewidth=0)
+    ax.set(xlabel="models sampled (log2)", ylabel="expected min error (%)", title=title)
+    ax.legend(loc="upper right")
     return fig

@@ -30,6 +30,7 @@ from specgen.analysis.edf import (
     normalized_weights,
 )
 from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
+from specgen.analysis.num_samples import curve
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, load_results
 from specgen.analysis.timing import CORRELATED, CORRELATION, MEASURES, timed_runs
@@ -47,7 +48,7 @@ MARK = ".specgen-report"
 MARK_TEXT = "This folder is a report of `specgen analyze`; a new report replaces it whole.\n"
 """Written into every report: only a folder holding it (and report files) is ever replaced."""
 REPORT_FILE = re.compile(
-    r"(\.specgen-report|index\.html|summary\.json|(edf(-flops|-params)?|scatter-[a-z0-9]+|time-(flops|params|acts)|widths-\d+)\.(png|svg))"
+    r"(\.specgen-report|index\.html|summary\.json|(edf(-flops|-params)?|num-samples|scatter-[a-z0-9]+|time-(flops|params|acts)|widths-\d+)\.(png|svg))"
 )
 """Every name a report may hold: an existing folder holding anything else is never replaced."""
 
@@ -82,6 +83,9 @@ class Report:
         ]
         headers = [self.summary["by"], "n", "diverged", "failed", "min error", "mean error"]
         out = [table(headers, spaces, right=[False] + [True] * 5)]
+        if self.summary["skipped"]:
+            families = ", ".join(f"{n} {family}" for family, n in self.summary["skipped"].items())
+            out[0] += f"\nskipped (networks specgen does not build): {families}"
         if self.summary["ks"]:
             headers = ["a", "b", "KS", "p-value"]
             if self.summary["normalize"]:
@@ -244,7 +248,8 @@ def build(
     _check_options(sources, by, normalize, seed)
     from specgen.analysis import plots
 
-    groups = group_results([r for s in sources for r in load_results(s)], by)
+    skipped: dict[str, int] = {}
+    groups = group_results([r for s in sources for r in load_results(s, skipped)], by)
     if len(groups) > plots.COLORS:
         colours = f"expected at most {plots.COLORS} {by}s to compare, one colour each in the plots"
         message = f"{colours}; got {len(groups)}"
@@ -261,6 +266,12 @@ def build(
         normalized = [edf(e, w) for e, w in zip(errors, weights, strict=True)]
         title = f"{normalize}-normalized error EDF ({bins} bins)"
         figures[f"edf-{normalize}"] = plots.edf_figure(names, normalized, errors, title)
+
+    # What a random search of n models finds, by the EDF compared (normalized when asked, as NDS draws).
+    by_group = weights if weights is not None else [None] * len(errors)
+    curves = [curve(e, w, seed) for e, w in zip(errors, by_group, strict=True)]
+    what = f"{normalize}-normalized" if normalize else "random"
+    figures["num-samples"] = plots.num_samples_figure(names, curves, f"min error of n {what} models")
 
     ranges = _ranges(groups, errors, samples, seed)
     for parameter, (values, found) in ranges.items():
@@ -284,6 +295,7 @@ def build(
         "bins": bins if normalize else None,
         "bootstrap": {"samples": samples, "fraction": DEFAULT_FRACTION, "seed": seed},
         "diverged_error": DIVERGED_ERROR,
+        "skipped": skipped,
         "groups": [
             {
                 "name": g.name,
@@ -307,6 +319,10 @@ def build(
                     for r, _, f in best[i]
                 ],
                 "timing": None if timed[i] is None else timing_summary(timed[i]),
+                "num_samples": [
+                    {k: v if isinstance(v, int) else _rounded(v) for k, v in vars(p).items()}
+                    for p in curves[i]
+                ],
             }
             for i, (g, e) in enumerate(zip(groups, errors, strict=True))
         ],

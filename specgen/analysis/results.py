@@ -44,6 +44,7 @@ from specgen.analysis.bulk import (
     printable,
     within,
 )
+from specgen.analysis.published import read_published
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.network import limits
 from specgen.network.spec import Name, NetworkSpec
@@ -324,10 +325,11 @@ def _store_rows(path: str) -> list[Result]:
     return _results(rows, [f"{path}: {named(row['id'])}" for row in rows], path)
 
 
-def load_results(path: str | Path) -> list[Result]:
-    """Every result in one source; a source with none is refused."""
+def load_results(path: str | Path, skipped: dict[str, int] | None = None) -> list[Result]:
+    """Every result in one source; a source with none is refused. A published sweep's records of
+    networks specgen does not build are counted per family into `skipped`."""
     with _no_cycle_collection():
-        return _load(str(path))
+        return _load(str(path), {} if skipped is None else skipped)
 
 
 @contextmanager
@@ -346,9 +348,14 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _load(path: str) -> list[Result]:
+def _load(path: str, skipped: dict[str, int]) -> list[Result]:
     suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".csv"):
+    if suffix == ".json":  # a published sweep: NDS's data release or pycls's sweep.json
+        published = read_published(read_text(path, MAX_RESULTS_BYTES), path)
+        results = _results(published.rows, published.sources, path)
+        for family, count in published.skipped.items():
+            skipped[family] = skipped.get(family, 0) + count
+    elif suffix in (".jsonl", ".csv"):
         text = read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff")  # the BOM spreadsheets write
         results = _jsonl_rows(text, path) if suffix == ".jsonl" else _csv_rows(text, path)
     else:
