@@ -42,10 +42,11 @@ from specgen.network.spec import (
 from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
 from specgen.space.constraints.band import Band
 from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, BaseDomain, Domain, IntDomain
+from specgen.train.schedule import HYPERPARAMETER_LIMITS, Hyperparameter
 
 ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
 REGNET_PARAMETERS = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio")
-INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0"}
+INTEGER_PARAMETERS = {"depth", "width", "group_width", "w0", "epochs"}
 MAX_STAGE_CONFIGURATIONS = 2_000_000
 """Configurations of one AnyNet stage: the exact count and the sampler tabulate them."""
 MAX_SHARED_CONFIGURATIONS = 10_000
@@ -68,10 +69,18 @@ class DesignSpace(BaseModel):
     resolution: int = Field(default=224, ge=1, le=limits.MAX_RESOLUTION)
     parameters: dict[str, Domain]
     constraints: list[Constraint] = Field(default_factory=list, max_length=64)
+    hyperparameters: dict[Hyperparameter, Domain] = Field(
+        default_factory=dict,
+        description="Training hyperparameters drawn per sample (lr, weight_decay, epochs), after the "
+        "network; a sweep trains each run with its own. None declared: every run takes the sweep's.",
+    )
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
-        return without_default_types(handler(self))
+        data = without_default_types(handler(self))
+        if not self.hyperparameters:  # a space without them dumps as before they existed
+            del data["hyperparameters"]
+        return data
 
     @property
     def ranked_constraints(self) -> list[tuple[int, SpaceConstraint]]:
@@ -143,8 +152,9 @@ _TAGS = {
 
 
 def _check_domain(space: DesignSpace, name: str, domain: BaseDomain, source: str) -> None:
-    path = f"parameters.{name}"
+    path = f"{'hyperparameters' if name in HYPERPARAMETER_LIMITS else 'parameters'}.{name}"
     bounds = {
+        **HYPERPARAMETER_LIMITS,
         "depth": (1, limits.MAX_STAGE_DEPTH if space.family == "anynet" else limits.MAX_TOTAL_DEPTH),
         "width": (1, limits.MAX_WIDTH),
         "group_width": (1, limits.MAX_GROUP_WIDTH),
@@ -153,7 +163,8 @@ def _check_domain(space: DesignSpace, name: str, domain: BaseDomain, source: str
         "wa": (0, limits.MAX_WA),
         "wm": (1, limits.MAX_WM),  # wm > 1: the rule divides by log wm
     }[name]
-    opening = "(" if name == "wm" else "["
+    open_below = name in ("wm", "lr")  # wm > 1: the rule divides by log wm; lr > 0
+    opening = "(" if open_below else "["
     expected = f"expected values in {opening}{bounds[0]:g}, {bounds[1]:g}]"
     too_large = f"{expected}, got values too large to represent"
     try:  # counted before a grid is built: a domain's size bounds the memory its grid takes
@@ -192,7 +203,7 @@ def _check_domain(space: DesignSpace, name: str, domain: BaseDomain, source: str
                 f"multiple of {domain.step}, got {domain.min}",
             )  # fmt: skip
     lo, hi = float(grid[0]), float(grid[-1])
-    if lo < bounds[0] or hi > bounds[1] or (name == "wm" and lo == bounds[0]):
+    if lo < bounds[0] or hi > bounds[1] or (open_below and lo == bounds[0]):
         raise SpecError(source, path, f"{expected}, got {lo:g}..{hi:g}")
 
 
@@ -288,7 +299,7 @@ def check_space(space: DesignSpace, source: str) -> DesignSpace:
     if missing:
         raise SpecError(source, "parameters", f"missing {', '.join(missing)}")
     _check_constraints(space, source)
-    for name, domain in space.parameters.items():
+    for name, domain in (space.parameters | space.hyperparameters).items():
         _check_domain(space, name, domain, source)
     _check_block_fits(space, source)
     _check_size(space, source)

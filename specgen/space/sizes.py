@@ -20,6 +20,9 @@
   resolution, and like every band not in the exact size) and, in a RegNet space, stages
   deeper than 128 blocks or wider than 16,384 channels and SE widths of 0, which the exact
   size still counts (the built-in RegNet spaces have none; AnyNet spaces that could are refused).
+- Training hyperparameters (lr, weight_decay, epochs) are drawn independently of the network: both
+  sizes are multiplied by the number of their combinations, a float domain counting its grid values
+  (a log-uniform lr in [0.25, 5] with quantum 1e-4 is 47,501 values).
 - The fraction of a space's configurations inside a complexity band, estimated by
   drawing configurations uniformly, with a 95% Wilson interval.
 """
@@ -64,14 +67,26 @@ class TooMuchWork(ValueError):
 
 
 def degrees_of_freedom(space: DesignSpace) -> int:
-    """Free parameters: per-stage ones count once per stage; fixed ones (one value) not at all."""
+    """Free parameters: per-stage ones count once per stage; fixed ones (one value) not at all; each
+    drawn hyperparameter once."""
     return sum(
         (space.num_stages if space.per_stage(p) else 1) for p in space.parameters if len(space.support(p)) > 1
-    )
+    ) + sum(len(d.support) > 1 for d in space.hyperparameters.values())
+
+
+def hyperparameter_configurations(space: DesignSpace) -> int:
+    """The hyperparameters' combinations: each is independent of the network, so every size is multiplied
+    by it. A float domain counts its grid values (its quantum makes a log-uniform range countable)."""
+    return math.prod(len(d.support) for d in space.hyperparameters.values())
 
 
 def nominal_size(space: DesignSpace) -> float:
-    """The paper's figure: (16·128·3·6)^4 ≈ 1.8·10^18 for AnyNetX_A, 64^4·6·3 ≈ 3.0·10^8 for RegNet."""
+    """The paper's figure: (16·128·3·6)^4 ≈ 1.8·10^18 for AnyNetX_A, 64^4·6·3 ≈ 3.0·10^8 for RegNet;
+    times the hyperparameters' configurations."""
+    return _network_nominal_size(space) * float(hyperparameter_configurations(space))
+
+
+def _network_nominal_size(space: DesignSpace) -> float:
     if space.family == "regnet":
         size = 1.0
         for p in space.parameters:
@@ -254,7 +269,8 @@ def exact_size(space: DesignSpace, source: str | None = None) -> int | None:
     if parts.unknown:
         return None
     try:
-        return _anynet_size(space, parts) if parts.quantization is None else _regnet_size(space, parts)
+        networks = _anynet_size(space, parts) if parts.quantization is None else _regnet_size(space, parts)
+        return networks * hyperparameter_configurations(space)
     except TooMuchWork as e:
         raise SpecError(
             space.name if source is None else source,
@@ -341,6 +357,16 @@ def summary(space: DesignSpace, bands: list[Band] | None = None, source: str | N
         },
         "constraints": [c.model_dump(exclude_none=True) for c in space.constraints],
     }
+    if space.hyperparameters:
+        info["hyperparameters"] = {
+            name: {
+                "distribution": domain.distribution,
+                "values": len(domain.support),
+                "min": domain.support[0].item(),
+                "max": domain.support[-1].item(),
+            }
+            for name, domain in space.hyperparameters.items()
+        }
     if bands:
         share = band_fraction(space, bands)
         info["band"] = {

@@ -76,7 +76,11 @@ def space_samples(draw, space: DesignSpace | str, resolution: int | None = None)
     # A hook that could not order coupled values, and the rare networks over NetworkSpec's limits
     # (as the sampler refuses them).
     assume(admitted(space, designs, stages, Band.limits(res))[0])
-    return to_sample(space, designs, stages, measure(space, stages, res), 0, seed=0, index=0, resolution=res)
+    hyperparameters = {n: draw(st.sampled_from(d.support.tolist())) for n, d in space.hyperparameters.items()}
+    cx = measure(space, stages, res)
+    return to_sample(
+        space, designs, stages, cx, 0, seed=0, index=0, resolution=res, hyperparameters=hyperparameters
+    )
 
 
 def _near(values: np.ndarray, draw) -> int | float:

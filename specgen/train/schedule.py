@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 REFERENCE_BATCH = 128
+Hyperparameter = Literal["lr", "weight_decay", "epochs"]
+"""The schedule's fields a design space may draw per sample (pycls's cifar_optim sweep draws lr and wd)."""
+HYPERPARAMETER_LIMITS = {"lr": (0, 100), "weight_decay": (0, 1), "epochs": (1, 10_000)}
+"""The values each may take, from the command line or a space: lr in (0, 100], the others closed."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,10 @@ class Schedule:
     def lr_at(self, step: int, total_steps: int) -> float:
         """Half-period cosine from the base lr towards 0, evaluated at every step."""
         return 0.5 * self.base_lr * (1.0 + math.cos(math.pi * step / total_steps))
+
+    def with_hyperparameters(self, drawn: dict) -> Schedule:
+        """This schedule with a sample's own hyperparameters in place of the sweep's."""
+        return replace(self, **drawn)
 
     def to_json(self) -> dict:
         return asdict(self)
