@@ -24,10 +24,8 @@ acceptance rate seen, and `unique` ends after a long run of repeats.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,46 +64,21 @@ class Sample:
     params: int
     acts: int
     spec: NetworkSpec
-    hyperparameters: dict = field(default_factory=dict)
-    """The training hyperparameters drawn with the network (none unless the space declares some)."""
 
     def to_json(self) -> dict:
-        """One line of a samples file (keys in this order; `hyperparameters` only when drawn)."""
-        drawn = {"hyperparameters": self.hyperparameters} if self.hyperparameters else {}
+        """One line of a samples file (keys in this order)."""
         return {
             "id": self.id,
             "space": self.space,
             "seed": self.seed,
             "index": self.index,
             "design": self.design,
-            **drawn,
             "resolution": self.resolution,
             "flops": self.flops,
             "params": self.params,
             "acts": self.acts,
             "spec": self.spec.model_dump(mode="json"),
         }
-
-
-def run_hash(net: NetworkSpec, hyperparameters: dict) -> str:
-    """A sample's id: the network's content hash, or, with hyperparameters, the hash of both (the
-    same network trained with another lr is another run)."""
-    if not hyperparameters:
-        return net.content_hash()
-    both = {"network": net.content_hash(), "hyperparameters": hyperparameters}
-    canonical = json.dumps(both, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def hyperparameter_rng(seed: int) -> np.random.Generator:
-    """The hyperparameters' own stream: the networks a seed draws are the same with or without them."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-
-
-def draw_hyperparameters(space: DesignSpace, rng: np.random.Generator, n: int) -> list[dict]:
-    """n independent draws of the space's hyperparameters, as plain JSON values (none declared: n {})."""
-    columns = {name: domain.draw(rng, n).tolist() for name, domain in space.hyperparameters.items()}
-    return [{name: column[i] for name, column in columns.items()} for i in range(n)]
 
 
 def draw(
@@ -255,54 +228,6 @@ class Candidates:
         return designs, stages, ok & admits
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A batch's candidates that one fixed space (a variant) drew and that satisfy every constraint:
-    their designs, stages, and positions among the batch's draws."""
-
-    space: DesignSpace
-    designs: Designs
-    stages: Stages
-    positions: np.ndarray
-
-
-class Mixture:
-    """Batches of candidates from a space that may draw its stem type, block type or stage count.
-
-    Each candidate's variant (`DesignSpace.variants`) is drawn first, with `weights` (default
-    equal), then the candidate as that variant's own `Candidates` draw it; bands filter the
-    pair. A space that draws none of them is its one variant, drawn as before (the same
-    random stream, so the same samples).
-    """
-
-    def __init__(
-        self,
-        space: DesignSpace,
-        bands: list[Band],
-        uniform: bool = False,
-        weights: list[float] | None = None,
-    ) -> None:
-        self.variants = space.variants()
-        self.parts = [Candidates(v, bands, uniform) for v in self.variants]
-        w = np.ones(len(self.variants)) if weights is None else np.asarray(weights, dtype=np.float64)
-        self.p = w / w.sum()
-
-    def __call__(self, rng: np.random.Generator, n: int) -> list[Piece]:
-        if len(self.parts) == 1:
-            designs, stages, ok = self.parts[0](rng, n)
-            rows = np.flatnonzero(ok)
-            return [Piece(self.variants[0], designs.take(rows), stages.take(rows), rows)]
-        picks = rng.choice(len(self.parts), size=n, p=self.p)
-        pieces = []
-        for k, part in enumerate(self.parts):
-            at = np.flatnonzero(picks == k)
-            if len(at):
-                designs, stages, ok = part(rng, len(at))
-                rows = np.flatnonzero(ok)
-                pieces.append(Piece(self.variants[k], designs.take(rows), stages.take(rows), at[rows]))
-        return pieces
-
-
 def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:
     v = designs.values
     if space.family == "regnet":
@@ -332,15 +257,13 @@ def network(
 ) -> NetworkSpec:
     """The concrete NetworkSpec of one resolved candidate, `measured` at `resolution`."""
     present = stages.depths[row] > 0
-    strides = space.stage_strides(int(present.sum()))
     body = [
-        Stage(depth=int(d), width=int(w), stride=t, bottleneck_ratio=float(b), group_width=int(g))
-        for d, w, b, g, t in zip(
+        Stage(depth=int(d), width=int(w), stride=2, bottleneck_ratio=float(b), group_width=int(g))
+        for d, w, b, g in zip(
             stages.depths[row][present],
             stages.widths[row][present],
             stages.bottleneck_ratios[row][present],
             stages.group_widths[row][present],
-            strides,
             strict=True,
         )
     ]
@@ -368,13 +291,11 @@ def to_sample(
     seed: int,
     index: int,
     resolution: int,
-    hyperparameters: dict | None = None,
 ) -> Sample:
-    """A Sample from row `row` of a resolved, measured batch; its name is the space's and its id's."""
+    """A Sample from row `row` of a resolved, measured batch; its name is the space's and its hash's."""
     measured = complexity.Complexity(int(cx.flops[row]), int(cx.params[row]), int(cx.acts[row]))
     net = network(space, stages, row, resolution, measured)
-    hyperparameters = hyperparameters or {}
-    digest = run_hash(net, hyperparameters)
+    digest = net.content_hash()
     net = net.model_copy(update={"name": f"{space.name[:51]}-{digest[:12]}"})
     return Sample(
         id=digest,
@@ -387,7 +308,6 @@ def to_sample(
         params=measured.params,
         acts=measured.acts,
         spec=net,
-        hyperparameters=hyperparameters,
     )
 
 
@@ -429,34 +349,25 @@ def samples(
     bands = _bands(space, res, flops, params, acts)
     max_draws = draw_limit(space) if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
-    hyper_rng = hyperparameter_rng(seed)
-    mixture = Mixture(space, bands)
+    candidates = Candidates(space, bands)
     found = 0
-    seen: set = set()
+    seen: set[bytes] = set()
     drawn = kept = repeats = 0
     while found < n and drawn < max_draws:
-        pieces = mixture(rng, BATCH)
-        accepted = sum(len(piece.positions) for piece in pieces)
+        designs, stages, ok = candidates(rng, BATCH)
+        rows = np.flatnonzero(ok)
         drawn += BATCH
-        kept += accepted
+        kept += len(rows)
         if drawn >= PATIENCE and (kept == 0 or drawn * n / kept > max_draws):
             break
-        if not accepted:
+        if not len(rows):
             continue
-        measured = [measure(piece.space, piece.stages, res) for piece in pieces]
-        # The batch's accepted candidates in the order they were drawn, whichever variant drew them.
-        which = np.concatenate([np.full(len(piece.positions), k) for k, piece in enumerate(pieces)])
-        rows = np.concatenate([np.arange(len(piece.positions)) for piece in pieces])
-        order = np.argsort(np.concatenate([piece.positions for piece in pieces]), kind="stable")
-        which, rows = which[order].tolist(), rows[order].tolist()
-        drawn_hyper = draw_hyperparameters(space, hyper_rng, accepted)
-        structures = [_structures(piece.stages).tolist() if unique else [] for piece in pieces]
-        keys = [(k, structures[k][row]) for k, row in zip(which, rows, strict=True)] if unique else []
-        if unique and space.hyperparameters:
-            keys = [(k, tuple(h.values())) for k, h in zip(keys, drawn_hyper, strict=True)]
-        for i, (k, row) in enumerate(zip(which, rows, strict=True)):
+        designs, stages = designs.take(rows), stages.take(rows)
+        cx = measure(space, stages, res)
+        keys = _structures(stages).tolist() if unique else []
+        for row in range(len(rows)):
             if unique:
-                if keys[i] in seen:
+                if keys[row] in seen:
                     repeats += 1
                     if repeats > REPEATS_PER_NETWORK * len(seen) + MIN_REPEATS:
                         raise SpecError(
@@ -466,13 +377,9 @@ def samples(
                             f"{repeats:,} repeats in a row; the space (within its bands) holds no more",
                         )
                     continue
-                seen.add(keys[i])
+                seen.add(keys[row])
                 repeats = 0
-            piece = pieces[k]
-            yield to_sample(
-                piece.space, piece.designs, piece.stages, measured[k], row,
-                seed=seed, index=found, resolution=res, hyperparameters=drawn_hyper[i],
-            )  # fmt: skip
+            yield to_sample(space, designs, stages, cx, row, seed=seed, index=found, resolution=res)
             found += 1
             if found == n:
                 break
