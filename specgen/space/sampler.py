@@ -24,8 +24,10 @@ acceptance rate seen, and `unique` ends after a long run of repeats.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,21 +66,46 @@ class Sample:
     params: int
     acts: int
     spec: NetworkSpec
+    hyperparameters: dict = field(default_factory=dict)
+    """The training hyperparameters drawn with the network (none unless the space declares some)."""
 
     def to_json(self) -> dict:
-        """One line of a samples file (keys in this order)."""
+        """One line of a samples file (keys in this order; `hyperparameters` only when drawn)."""
+        drawn = {"hyperparameters": self.hyperparameters} if self.hyperparameters else {}
         return {
             "id": self.id,
             "space": self.space,
             "seed": self.seed,
             "index": self.index,
             "design": self.design,
+            **drawn,
             "resolution": self.resolution,
             "flops": self.flops,
             "params": self.params,
             "acts": self.acts,
             "spec": self.spec.model_dump(mode="json"),
         }
+
+
+def run_hash(net: NetworkSpec, hyperparameters: dict) -> str:
+    """A sample's id: the network's content hash, or, with hyperparameters, the hash of both (the
+    same network trained with another lr is another run)."""
+    if not hyperparameters:
+        return net.content_hash()
+    both = {"network": net.content_hash(), "hyperparameters": hyperparameters}
+    canonical = json.dumps(both, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def hyperparameter_rng(seed: int) -> np.random.Generator:
+    """The hyperparameters' own stream: the networks a seed draws are the same with or without them."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+
+
+def draw_hyperparameters(space: DesignSpace, rng: np.random.Generator, n: int) -> list[dict]:
+    """n independent draws of the space's hyperparameters, as plain JSON values (none declared: n {})."""
+    columns = {name: domain.draw(rng, n).tolist() for name, domain in space.hyperparameters.items()}
+    return [{name: column[i] for name, column in columns.items()} for i in range(n)]
 
 
 def draw(
@@ -291,11 +318,13 @@ def to_sample(
     seed: int,
     index: int,
     resolution: int,
+    hyperparameters: dict | None = None,
 ) -> Sample:
-    """A Sample from row `row` of a resolved, measured batch; its name is the space's and its hash's."""
+    """A Sample from row `row` of a resolved, measured batch; its name is the space's and its id's."""
     measured = complexity.Complexity(int(cx.flops[row]), int(cx.params[row]), int(cx.acts[row]))
     net = network(space, stages, row, resolution, measured)
-    digest = net.content_hash()
+    hyperparameters = hyperparameters or {}
+    digest = run_hash(net, hyperparameters)
     net = net.model_copy(update={"name": f"{space.name[:51]}-{digest[:12]}"})
     return Sample(
         id=digest,
@@ -308,6 +337,7 @@ def to_sample(
         params=measured.params,
         acts=measured.acts,
         spec=net,
+        hyperparameters=hyperparameters,
     )
 
 
@@ -341,17 +371,19 @@ def samples(
     one at a time, so a caller that writes them out need not hold them all.
 
     Bands and the samples' complexity are at `resolution` (default: the space's). With
-    `unique`, a network already drawn (same content hash) is skipped, and the draw ends
-    once long runs of repeats show the space holds no more. Too few samples raise SpecError
+    `unique`, a sample already drawn (same id) is skipped, and the draw ends
+    once long runs of repeats show the space holds no more. A space's hyperparameters are drawn
+    for every accepted network from their own stream, after it. Too few samples raise SpecError
     after the last one.
     """
     res = space.resolution if resolution is None else resolution
     bands = _bands(space, res, flops, params, acts)
     max_draws = draw_limit(space) if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
+    hyper_rng = hyperparameter_rng(seed)
     candidates = Candidates(space, bands)
     found = 0
-    seen: set[bytes] = set()
+    seen: set = set()
     drawn = kept = repeats = 0
     while found < n and drawn < max_draws:
         designs, stages, ok = candidates(rng, BATCH)
@@ -364,7 +396,10 @@ def samples(
             continue
         designs, stages = designs.take(rows), stages.take(rows)
         cx = measure(space, stages, res)
+        drawn_hyper = draw_hyperparameters(space, hyper_rng, len(rows))
         keys = _structures(stages).tolist() if unique else []
+        if unique and space.hyperparameters:
+            keys = [(k, tuple(h.values())) for k, h in zip(keys, drawn_hyper, strict=True)]
         for row in range(len(rows)):
             if unique:
                 if keys[row] in seen:
@@ -379,7 +414,10 @@ def samples(
                     continue
                 seen.add(keys[row])
                 repeats = 0
-            yield to_sample(space, designs, stages, cx, row, seed=seed, index=found, resolution=res)
+            yield to_sample(
+                space, designs, stages, cx, row,
+                seed=seed, index=found, resolution=res, hyperparameters=drawn_hyper[row],
+            )  # fmt: skip
             found += 1
             if found == n:
                 break
