@@ -19,6 +19,7 @@ outside the model) is counted, then left out.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gc
 import io
 import json
@@ -50,7 +51,8 @@ from specgen.network import limits
 from specgen.network.spec import Name, NetworkSpec
 from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
 from specgen.sweep.cells import restore
-from specgen.sweep.store import TIMING_FIELDS, read_results
+from specgen.sweep.store import HYPERPARAMETERS, TIMING_FIELDS, read_results
+from specgen.train.schedule import HYPERPARAMETER_LIMITS
 
 DIVERGED_ERROR = 1.0
 """The error a diverged run counts with: it is in the EDF, as a model that learned nothing."""
@@ -68,6 +70,17 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 MAX_SECONDS = 86_400.0
 """A day: no timing of one call at a batch size is longer."""
 Seconds = Annotated[float, Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
+_LR, _WD, _EPOCHS = (HYPERPARAMETER_LIMITS[k] for k in ("lr", "weight_decay", "epochs"))
+
+
+class _Hyperparameters(BaseModel):
+    """A run's own training hyperparameters, bounded as a space may draw them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    lr: Annotated[float, Field(gt=_LR[0], le=_LR[1], allow_inf_nan=False)] | None = None
+    weight_decay: Annotated[float, Field(ge=_WD[0], le=_WD[1], allow_inf_nan=False)] | None = None
+    epochs: Annotated[int, Field(ge=_EPOCHS[0], le=_EPOCHS[1])] | None = None
 
 
 class _Design(BaseModel):
@@ -101,6 +114,7 @@ class _Row(BaseModel):
     status: Literal["done", "diverged", "failed"] | None = None
     forward_seconds: Seconds | None = None
     forward_backward_seconds: Seconds | None = None
+    hyperparameters: _Hyperparameters | None = None
 
     @field_validator("id")
     @classmethod
@@ -136,6 +150,8 @@ class Result:
     forward_seconds: float | None = None
     """`sweep --time`: median seconds of a forward call at the training batch size; None if not timed."""
     forward_backward_seconds: float | None = None
+    hyperparameters: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The run's own lr, weight_decay or epochs, when its space drew them."""
 
     @cached_property
     def net(self) -> NetworkSpec:
@@ -189,6 +205,7 @@ def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result
         status,
         error,
         *(None if row.get(field) is None else float(row[field]) for field in TIMING_FIELDS),
+        row.get(HYPERPARAMETERS) or {},
     )
 
 
@@ -224,6 +241,7 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
         ok &= of_type(times, type(None)) | within(numbers(times, (int, float)), 0.0, MAX_SECONDS)
     if no_error.any():
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
+    ok &= _plain_hyperparameters([r.get(HYPERPARAMETERS) for r in rows])
     designs = [r["design"] for r in rows]
 
     def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
@@ -239,6 +257,21 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
     ok &= plainly_valid_networks([r["spec"] for r in rows])
     out[where] = ok
     return out
+
+
+def _plain_hyperparameters(drawn: list) -> np.ndarray:
+    """Where a row's hyperparameters keep _Hyperparameters' rules (none at all does), column-wise."""
+    if set(map(type, drawn)) <= {type(None)}:
+        return np.ones(len(drawn), bool)
+    ok = np.array(
+        [h is None or (type(h) is dict and h.keys() <= HYPERPARAMETER_LIMITS.keys()) for h in drawn]
+    )
+    for name, (low, high) in HYPERPARAMETER_LIMITS.items():
+        values = [h.get(name) if type(h) is dict else None for h in drawn]
+        x = numbers(values, (int,) if name == "epochs" else (int, float))
+        inside = (low < x) & (x <= high) if name == "lr" else within(x, low, high)
+        ok &= of_type(values, type(None)) | inside
+    return ok
 
 
 def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
@@ -274,7 +307,9 @@ def _jsonl_rows(text: str, path: str) -> list[Result]:
 def _csv_cell(column: str, cell: str, source: str) -> object:
     """A CSV cell (its spreadsheet quote dropped) as the JSON value it stands for: design and spec hold JSON
     text."""
-    if column in ("design", "spec"):
+    if column == HYPERPARAMETERS and cell == "":  # a run whose space drew none
+        return None
+    if column in ("design", "spec", HYPERPARAMETERS):
         try:
             return parse_json(cell, source)
         except SpecError as e:
@@ -353,6 +388,9 @@ def _load(path: str, skipped: dict[str, int]) -> list[Result]:
     if suffix == ".json":  # a published sweep: NDS's data release or pycls's sweep.json
         published = read_published(read_text(path, MAX_RESULTS_BYTES), path)
         results = _results(published.rows, published.sources, path)
+        if not results and published.skipped:
+            families = ", ".join(f"{n} {family}" for family, n in published.skipped.items())
+            raise SpecError(path, ROOT, f"expected a network specgen builds, got only {families} records")
         for family, count in published.skipped.items():
             skipped[family] = skipped.get(family, 0) + count
     elif suffix in (".jsonl", ".csv"):
