@@ -49,9 +49,15 @@ def test_the_schema_union_is_the_registry():
 
 
 def test_every_builtin_space_is_counted_by_its_constraints_parts():
+    stages = {"anynetx_e5": 5, "regnetx5": 5, "regnety5": 5, "cifar_anynetx_e": 2, "cifar_regnetx": 2}
+    assert {
+        n: load_space(n).num_stages for n in builtin_spaces() if load_space(n).num_stages != 4
+    } == stages | {n: 3 for n in ("nds_vanilla", "nds_resnet", "nds_resnext_a", "nds_resnext_b")}
     for name in builtin_spaces():
-        parts = sizes.counting(load_space(name))
-        assert parts.unknown == [] and parts.num_stages == (5 if name[-1] == "5" else 4)
+        space = load_space(name)
+        for variant in space.variants():
+            parts = sizes.counting(variant)
+            assert parts.unknown == [] and parts.num_stages == space.num_stages
 
 
 def test_a_constraint_without_a_counting_rule_makes_the_exact_size_unknown(monkeypatch):

@@ -270,6 +270,13 @@ EXACT_SIZES = {
     "anynetx_e5": 43_664_052_007_296,
     "regnetx5": 6_788_061_144,
     "regnety5": 6_788_061_144,
+    "cifar_anynetx_e": 11_211_296,
+    "cifar_regnetx": 2_355_572_286,
+    "nds_vanilla": 16_777_216,
+    "nds_resnet": 16_777_216,
+    "nds_resnext_a": 12_230_590_464,
+    "nds_resnext_b": 39_027_212_288,
+    "blocks_vrx": 24_797_759_100,
 }
 """The exact sizes `specgen spaces` printed before the constraints became classes (and of the 5-stage
 spaces when added); the counting methods are checked against enumeration above."""

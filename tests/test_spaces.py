@@ -38,6 +38,13 @@ BUILTIN = [
     "anynetx_e5",
     "regnetx5",
     "regnety5",
+    "cifar_anynetx_e",
+    "cifar_regnetx",
+    "nds_vanilla",
+    "nds_resnet",
+    "nds_resnext_a",
+    "nds_resnext_b",
+    "blocks_vrx",
 ]
 
 
@@ -131,7 +138,8 @@ def _allowed(space, spec) -> bool:
             "bottleneck_ratio": net.bottleneck_ratios,
             "group_width": net.group_widths,
         }
-        if len(net.stages) != space.num_stages or any(s.stride != 2 for s in net.stages):
+        strides = space.stage_strides(len(net.stages))
+        if len(net.stages) != space.num_stages or [s.stride for s in net.stages] != strides:
             return False
         for p, values in columns.items():
             if not all(_in(v, space.support(p)) for v in values):
@@ -172,7 +180,12 @@ def _check_exactly(space):
     assert seen == {True, False}, "the strategy must reach both sides of the space's boundary"
 
 
-@pytest.mark.parametrize("name", BUILTIN)
+BANDED = {"cifar_anynetx_e", "cifar_regnetx", "blocks_vrx"}
+"""Built-in spaces with a narrow band, which specs near the space reach too rarely to see both sides
+(the banded rule is tested on a wider band below; drawn block types in test_space_families)."""
+
+
+@pytest.mark.parametrize("name", [n for n in BUILTIN if n not in BANDED])
 def test_validation_accepts_exactly_what_the_constraints_allow(name):
     _check_exactly(load_space(name))
 

@@ -71,7 +71,7 @@ def measure(space: DesignSpace, stages: Stages, resolution: int) -> complexity.B
         np.maximum(stages.widths, 1),
         np.maximum(stages.group_widths, 1),
         stages.bottleneck_ratios,
-        2,
+        2 if space.strides is None else np.array(space.stage_strides(stages.depths.shape[1])),
         stem_width=space.stem_width,
         se_ratio=space.se_ratio,
         stem_type=space.stem_type,

@@ -24,10 +24,12 @@ def _builtin_dir() -> Path:
 
 
 def builtin_spaces() -> list[str]:
-    """Names of the built-in spaces, in the paper's order (the 5-stage ones after the 4-stage ones)."""
+    """Names of the built-in spaces, in the paper's order (the 5-stage ones after the 4-stage ones), then
+    the CIFAR, NDS and block-type spaces."""
     order = [
         *(f"anynetx_{x}" for x in "abcde"), "regnetx", "regnety", "regnetx_constrained",
-        "anynetx_e5", "regnetx5", "regnety5",
+        "anynetx_e5", "regnetx5", "regnety5", "cifar_anynetx_e", "cifar_regnetx",
+        "nds_vanilla", "nds_resnet", "nds_resnext_a", "nds_resnext_b", "blocks_vrx",
     ]  # fmt: skip
     names = sorted(p.stem for p in _builtin_dir().glob("*.json"))
     return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))

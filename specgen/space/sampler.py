@@ -255,6 +255,54 @@ class Candidates:
         return designs, stages, ok & admits
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A batch's candidates that one fixed space (a variant) drew and that satisfy every constraint:
+    their designs, stages, and positions among the batch's draws."""
+
+    space: DesignSpace
+    designs: Designs
+    stages: Stages
+    positions: np.ndarray
+
+
+class Mixture:
+    """Batches of candidates from a space that may draw its stem type, block type or stage count.
+
+    Each candidate's variant (`DesignSpace.variants`) is drawn first, with `weights` (default
+    equal), then the candidate as that variant's own `Candidates` draw it; bands filter the
+    pair. A space that draws none of them is its one variant, drawn as before (the same
+    random stream, so the same samples).
+    """
+
+    def __init__(
+        self,
+        space: DesignSpace,
+        bands: list[Band],
+        uniform: bool = False,
+        weights: list[float] | None = None,
+    ) -> None:
+        self.variants = space.variants()
+        self.parts = [Candidates(v, bands, uniform) for v in self.variants]
+        w = np.ones(len(self.variants)) if weights is None else np.asarray(weights, dtype=np.float64)
+        self.p = w / w.sum()
+
+    def __call__(self, rng: np.random.Generator, n: int) -> list[Piece]:
+        if len(self.parts) == 1:
+            designs, stages, ok = self.parts[0](rng, n)
+            rows = np.flatnonzero(ok)
+            return [Piece(self.variants[0], designs.take(rows), stages.take(rows), rows)]
+        picks = rng.choice(len(self.parts), size=n, p=self.p)
+        pieces = []
+        for k, part in enumerate(self.parts):
+            at = np.flatnonzero(picks == k)
+            if len(at):
+                designs, stages, ok = part(rng, len(at))
+                rows = np.flatnonzero(ok)
+                pieces.append(Piece(self.variants[k], designs.take(rows), stages.take(rows), at[rows]))
+        return pieces
+
+
 def _design_json(space: DesignSpace, designs: Designs, row: int) -> dict:
     v = designs.values
     if space.family == "regnet":
@@ -284,13 +332,15 @@ def network(
 ) -> NetworkSpec:
     """The concrete NetworkSpec of one resolved candidate, `measured` at `resolution`."""
     present = stages.depths[row] > 0
+    strides = space.stage_strides(int(present.sum()))
     body = [
-        Stage(depth=int(d), width=int(w), stride=2, bottleneck_ratio=float(b), group_width=int(g))
-        for d, w, b, g in zip(
+        Stage(depth=int(d), width=int(w), stride=t, bottleneck_ratio=float(b), group_width=int(g))
+        for d, w, b, g, t in zip(
             stages.depths[row][present],
             stages.widths[row][present],
             stages.bottleneck_ratios[row][present],
             stages.group_widths[row][present],
+            strides,
             strict=True,
         )
     ]
@@ -381,28 +431,33 @@ def samples(
     max_draws = draw_limit(space) if max_draws is None else max_draws
     rng = np.random.default_rng(seed)
     hyper_rng = hyperparameter_rng(seed)
-    candidates = Candidates(space, bands)
+    mixture = Mixture(space, bands)
     found = 0
     seen: set = set()
     drawn = kept = repeats = 0
     while found < n and drawn < max_draws:
-        designs, stages, ok = candidates(rng, BATCH)
-        rows = np.flatnonzero(ok)
+        pieces = mixture(rng, BATCH)
+        accepted = sum(len(piece.positions) for piece in pieces)
         drawn += BATCH
-        kept += len(rows)
+        kept += accepted
         if drawn >= PATIENCE and (kept == 0 or drawn * n / kept > max_draws):
             break
-        if not len(rows):
+        if not accepted:
             continue
-        designs, stages = designs.take(rows), stages.take(rows)
-        cx = measure(space, stages, res)
-        drawn_hyper = draw_hyperparameters(space, hyper_rng, len(rows))
-        keys = _structures(stages).tolist() if unique else []
+        measured = [measure(piece.space, piece.stages, res) for piece in pieces]
+        # The batch's accepted candidates in the order they were drawn, whichever variant drew them.
+        which = np.concatenate([np.full(len(piece.positions), k) for k, piece in enumerate(pieces)])
+        rows = np.concatenate([np.arange(len(piece.positions)) for piece in pieces])
+        order = np.argsort(np.concatenate([piece.positions for piece in pieces]), kind="stable")
+        which, rows = which[order].tolist(), rows[order].tolist()
+        drawn_hyper = draw_hyperparameters(space, hyper_rng, accepted)
+        structures = [_structures(piece.stages).tolist() if unique else [] for piece in pieces]
+        keys = [(k, structures[k][row]) for k, row in zip(which, rows, strict=True)] if unique else []
         if unique and space.hyperparameters:
             keys = [(k, tuple(h.values())) for k, h in zip(keys, drawn_hyper, strict=True)]
-        for row in range(len(rows)):
+        for i, (k, row) in enumerate(zip(which, rows, strict=True)):
             if unique:
-                if keys[row] in seen:
+                if keys[i] in seen:
                     repeats += 1
                     if repeats > REPEATS_PER_NETWORK * len(seen) + MIN_REPEATS:
                         raise SpecError(
@@ -412,11 +467,12 @@ def samples(
                             f"{repeats:,} repeats in a row; the space (within its bands) holds no more",
                         )
                     continue
-                seen.add(keys[row])
+                seen.add(keys[i])
                 repeats = 0
+            piece = pieces[k]
             yield to_sample(
-                space, designs, stages, cx, row,
-                seed=seed, index=found, resolution=res, hyperparameters=drawn_hyper[row],
+                piece.space, piece.designs, piece.stages, measured[k], row,
+                seed=seed, index=found, resolution=res, hyperparameters=drawn_hyper[i],
             )  # fmt: skip
             found += 1
             if found == n:

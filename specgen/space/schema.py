@@ -13,15 +13,18 @@ rules the schema alone cannot state are checked here and by each constraint's ow
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import (
     BaseModel,
+    Discriminator,
     Field,
     SerializerFunctionWrapHandler,
+    Tag,
     TypeAdapter,
     ValidationError,
     model_serializer,
@@ -29,6 +32,7 @@ from pydantic import (
 
 from specgen.errors import ROOT, FieldError, SpecError, field_path, first_error, how_many
 from specgen.network import complexity, limits
+from specgen.network.blocks import BLOCK_TYPES
 from specgen.network.layers import se_width
 from specgen.network.spec import (
     BlockName,
@@ -41,7 +45,7 @@ from specgen.network.spec import (
 )
 from specgen.space.constraints import CONSTRAINTS, Constraint, SpaceConstraint
 from specgen.space.constraints.band import Band
-from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, BaseDomain, Domain, IntDomain
+from specgen.space.domains import MAX_DOMAIN_VALUES, STRICT, BaseDomain, ChoiceDomain, Domain, IntDomain
 from specgen.train.schedule import HYPERPARAMETER_LIMITS, Hyperparameter
 
 ANYNET_PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
@@ -53,6 +57,40 @@ MAX_SHARED_CONFIGURATIONS = 10_000
 """Combinations of the shared values: the exact count walks them one by one."""
 
 
+class StemChoice(BaseModel):
+    """A stem type drawn per network, uniformly among `values`."""
+
+    model_config = STRICT
+
+    type: Literal["choice"]
+    values: list[StemName] = Field(min_length=1, max_length=len(get_args(StemName)))
+    distribution: Literal["uniform"] = "uniform"
+
+
+class BlockChoice(BaseModel):
+    """A block type drawn per network, uniformly among `values`."""
+
+    model_config = STRICT
+
+    type: Literal["choice"]
+    values: list[BlockName] = Field(min_length=1, max_length=len(get_args(BlockName)))
+    distribution: Literal["uniform"] = "uniform"
+
+
+def _fixed_or_choice(v: object) -> str:
+    return "choice" if isinstance(v, dict | StemChoice | BlockChoice) else "name"
+
+
+StemType = Annotated[
+    Annotated[StemName, Tag("name")] | Annotated[StemChoice, Tag("choice")], Discriminator(_fixed_or_choice)
+]
+BlockType = Annotated[
+    Annotated[BlockName, Tag("name")] | Annotated[BlockChoice, Tag("choice")], Discriminator(_fixed_or_choice)
+]
+TYPE_FIELDS = ("stem_type", "block_type")
+"""Fields that hold one type or a choice of types (the discriminator's tag is not in the file)."""
+
+
 class DesignSpace(BaseModel):
     """A family of networks: parameters, their domains and distributions, and constraints."""
 
@@ -60,9 +98,13 @@ class DesignSpace(BaseModel):
 
     name: Name
     description: str = Field(default="", max_length=2000)
-    stem_type: StemName = stem_type_field()
-    block_type: BlockName = block_type_field()
+    stem_type: StemType = stem_type_field()
+    block_type: BlockType = block_type_field()
     stem_width: int = Field(default=32, ge=1, le=limits.MAX_STEM_WIDTH)
+    strides: list[Annotated[int, Field(ge=1, le=limits.MAX_STRIDE)]] | None = Field(
+        default=None, min_length=1, max_length=limits.MAX_STAGES
+    )
+    """Each stage's stride (the first S for S stages); None: 2 everywhere, as in the paper."""
     se_ratio: float = Field(default=0.0, ge=0.0, le=limits.MAX_SE_RATIO)
     num_classes: int = Field(default=1000, ge=1, le=limits.MAX_CLASSES)
     in_channels: int = Field(default=3, ge=1, le=limits.MAX_IN_CHANNELS)
@@ -80,7 +122,25 @@ class DesignSpace(BaseModel):
         data = without_default_types(handler(self))
         if not self.hyperparameters:  # a space without them dumps as before they existed
             del data["hyperparameters"]
+        if self.strides is None:  # nor one without strides
+            del data["strides"]
         return data
+
+    def stage_strides(self, num_stages: int) -> list[int]:
+        """The strides of a network of `num_stages` stages (a candidate of a RegNet space that resolves
+        to more stages than the space has is refused by num_stages; its extra stages count at 2)."""
+        given = [] if self.strides is None else self.strides[:num_stages]
+        return given + [2] * (num_stages - len(given))
+
+    @property
+    def stem_types(self) -> list[str]:
+        """The stem types a network of the space may have (one unless the space draws it)."""
+        return self.stem_type.values if isinstance(self.stem_type, StemChoice) else [self.stem_type]
+
+    @property
+    def block_types(self) -> list[str]:
+        """The block types a network of the space may have (one unless the space draws it)."""
+        return self.block_type.values if isinstance(self.block_type, BlockChoice) else [self.block_type]
 
     @property
     def ranked_constraints(self) -> list[tuple[int, SpaceConstraint]]:
@@ -97,7 +157,13 @@ class DesignSpace(BaseModel):
         return "anynet" if self.resolver is None else self.resolver.family
 
     @property
+    def stage_counts(self) -> list[int]:
+        """The stage counts its networks may have (a num_stages range gives several)."""
+        return next(c.stage_counts for c in self.constraints if c.stage_count is not None)
+
+    @property
     def num_stages(self) -> int:
+        """The largest stage count (the only one unless num_stages is a range)."""
         return next(c.stage_count for c in self.constraints if c.stage_count is not None)
 
     @property
@@ -133,6 +199,35 @@ class DesignSpace(BaseModel):
 
     def support(self, parameter: str) -> np.ndarray:
         return self.parameters[parameter].support
+
+    @property
+    def mixed(self) -> bool:
+        """Draws its stem type, block type or stage count per network (a mixture of fixed spaces)."""
+        fixed = isinstance(self.stem_type, str) and isinstance(self.block_type, str)
+        return not fixed or len(self.stage_counts) > 1
+
+    def variants(self) -> list[DesignSpace]:
+        """The fixed spaces it mixes, one per stem type x block type x stage count, each drawn with equal
+        probability; itself when it draws none of them.
+
+        A block type without bottleneck or groups (vanilla, basic) has b = g = 1 whatever the domains
+        say: its variant's b and g domains are {1}, so a network is one configuration, counted once.
+        """
+        if not self.mixed:
+            return [self]
+        ones = ChoiceDomain(type="choice", values=[1])
+        out = []
+        for stem, block, count in itertools.product(self.stem_types, self.block_types, self.stage_counts):
+            parameters = dict(self.parameters)
+            if not BLOCK_TYPES[block].grouped:
+                parameters.update(bottleneck_ratio=ones, group_width=ones)
+            constraints = [
+                c if c.stage_count is None else c.model_copy(update={"value": count, "max": None})
+                for c in self.constraints
+            ]
+            update = {"stem_type": stem, "block_type": block, "parameters": parameters}
+            out.append(self.model_copy(update=update | {"constraints": constraints}))
+        return out
 
 
 _ADAPTER = TypeAdapter(DesignSpace)
@@ -301,10 +396,17 @@ def check_space(space: DesignSpace, source: str) -> DesignSpace:
     _check_constraints(space, source)
     for name, domain in (space.parameters | space.hyperparameters).items():
         _check_domain(space, name, domain, source)
-    _check_block_fits(space, source)
-    _check_size(space, source)
-    for c in space.constraints:
-        c.check_domains(space, source)
+    if space.strides is not None and len(space.strides) < space.num_stages:
+        raise SpecError(
+            source,
+            "strides",
+            f"expected a stride for each of {space.num_stages} stages, got {len(space.strides)}",
+        )
+    for variant in space.variants():
+        _check_block_fits(variant, source)
+        _check_size(variant, source)
+        for c in variant.constraints:
+            c.check_domains(variant, source)
     return space
 
 
@@ -316,5 +418,7 @@ def validate_space(data: object, source: str) -> DesignSpace:
         space = _ADAPTER.validate_python(data, strict=True)
     except ValidationError as e:
         # Domains and constraints are tagged unions: parameters.depth.int.max -> parameters.depth.max.
-        raise SpecError(source, *first_error(e, tag_at=2, tags=_TAGS)) from None
+        # A type field's tag follows it: block_type.choice.values[0] -> block_type.values[0].
+        tag_at = 1 if e.errors()[0]["loc"][0] in TYPE_FIELDS else 2
+        raise SpecError(source, *first_error(e, tag_at=tag_at, tags=_TAGS)) from None
     return check_space(space, source)

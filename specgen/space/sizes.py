@@ -42,7 +42,7 @@ from specgen.network.regnet import block_levels_batch, level_widths_batch
 from specgen.space.batch import Batch, measured_rules
 from specgen.space.constraints import Counting
 from specgen.space.constraints.band import Band
-from specgen.space.sampler import BATCH, Candidates, draw_limit, grid
+from specgen.space.sampler import BATCH, Mixture, draw_limit, grid
 from specgen.space.schema import DesignSpace
 
 REGNET_NOMINAL_VALUES = 64
@@ -68,10 +68,14 @@ class TooMuchWork(ValueError):
 
 def degrees_of_freedom(space: DesignSpace) -> int:
     """Free parameters: per-stage ones count once per stage; fixed ones (one value) not at all; each
-    drawn hyperparameter once."""
-    return sum(
-        (space.num_stages if space.per_stage(p) else 1) for p in space.parameters if len(space.support(p)) > 1
-    ) + sum(len(d.support) > 1 for d in space.hyperparameters.values())
+    drawn hyperparameter once; a drawn stem type, block type or stage count once (with the most a
+    variant of the space has)."""
+    network = max(
+        sum((v.num_stages if v.per_stage(p) else 1) for p in v.parameters if len(v.support(p)) > 1)
+        for v in space.variants()
+    )
+    drawn = sum(len(x) > 1 for x in (space.stem_types, space.block_types, space.stage_counts))
+    return network + drawn + sum(len(d.support) > 1 for d in space.hyperparameters.values())
 
 
 def hyperparameter_configurations(space: DesignSpace) -> int:
@@ -83,7 +87,8 @@ def hyperparameter_configurations(space: DesignSpace) -> int:
 def nominal_size(space: DesignSpace) -> float:
     """The paper's figure: (16·128·3·6)^4 ≈ 1.8·10^18 for AnyNetX_A, 64^4·6·3 ≈ 3.0·10^8 for RegNet;
     times the hyperparameters' configurations."""
-    return _network_nominal_size(space) * float(hyperparameter_configurations(space))
+    networks = sum(_network_nominal_size(v) for v in space.variants())
+    return networks * float(hyperparameter_configurations(space))
 
 
 def _network_nominal_size(space: DesignSpace) -> float:
@@ -265,11 +270,15 @@ def exact_size(space: DesignSpace, source: str | None = None) -> int | None:
     """Distinct configurations of the free parameters that satisfy the constraints (bands aside),
     None when a constraint has no counting rule, or one SpecError line (naming `source`, default
     the space) when counting would take too long."""
-    parts = counting(space)
-    if parts.unknown:
+    variants = space.variants()
+    parts = [counting(v) for v in variants]
+    if any(p.unknown for p in parts):
         return None
     try:
-        networks = _anynet_size(space, parts) if parts.quantization is None else _regnet_size(space, parts)
+        networks = sum(
+            _anynet_size(v, p) if p.quantization is None else _regnet_size(v, p)
+            for v, p in zip(variants, parts, strict=True)
+        )
         return networks * hyperparameter_configurations(space)
     except TooMuchWork as e:
         raise SpecError(
@@ -307,17 +316,25 @@ def band_fraction(space: DesignSpace, bands: list[Band], draws: int = 50_000, se
     rarely met, the draws end at the bound with fewer than `draws` of them (a wider interval).
     """
     rng = np.random.default_rng(seed)
-    candidates = Candidates(space, space.bands, uniform=True)
+    # Uniform over configurations: a variant is drawn in proportion to how many it holds.
+    variants = space.variants()
+    weights = None if len(variants) == 1 else [exact_size(v) or nominal_size(v) for v in variants]
+    mixture = Mixture(space, space.bands, uniform=True, weights=weights)
     limit = min(MAX_ESTIMATE_DRAWS, draw_limit(space, MAX_ESTIMATE_WORK))
     hits = valid = drawn = 0
     while drawn < limit:
-        designs, stages, ok = candidates(rng, BATCH)
+        pieces = mixture(rng, BATCH)
         drawn += BATCH
-        rows = np.flatnonzero(ok)[: draws - valid]
-        inside = np.ones(len(rows), dtype=bool)
-        for rule in measured_rules(Batch(space, designs, stages).take(rows), bands):
-            inside &= rule.rows()
-        valid += len(rows)
+        verdicts, positions = [], []
+        for piece in pieces:
+            inside = np.ones(len(piece.positions), dtype=bool)
+            for rule in measured_rules(Batch(piece.space, piece.designs, piece.stages), bands):
+                inside &= rule.rows()
+            verdicts.append(inside)
+            positions.append(piece.positions)
+        inside = np.concatenate(verdicts)[np.argsort(np.concatenate(positions), kind="stable")]
+        inside = inside[: draws - valid]
+        valid += len(inside)
         hits += int(inside.sum())
         if valid == draws:
             break

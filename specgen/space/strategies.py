@@ -17,6 +17,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from specgen.network.blocks import BLOCK_TYPES
 from specgen.network.regnet import RegNetSpec
 from specgen.network.spec import NetworkSpec, Stage
 from specgen.space.batch import Designs, admitted, measure, resolve
@@ -30,6 +31,11 @@ from specgen.space.schema import DesignSpace
 
 def _space(space: DesignSpace | str) -> DesignSpace:
     return space if isinstance(space, DesignSpace) else load_space(space)
+
+
+def _variant(draw, space: DesignSpace) -> DesignSpace:
+    """One of the fixed spaces a space mixes (its stem type, block type and stage count drawn)."""
+    return draw(st.sampled_from(space.variants())) if space.mixed else space
 
 
 @lru_cache(maxsize=16)
@@ -59,7 +65,7 @@ def space_samples(draw, space: DesignSpace | str, resolution: int | None = None)
     Hypothesis can shrink it. A constraint that cannot be built into (a complexity band)
     makes the sample come from the sampler with a drawn seed.
     """
-    space = _space(space)
+    space = _variant(draw, _space(space))
     res = space.resolution if resolution is None else resolution
 
     def pick(values: list):
@@ -111,7 +117,7 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
     around `num_stages`, and shared / non-decreasing rules are not enforced. Every spec
     is itself valid (buildable), so only the space's rules can refuse it.
     """
-    space = _space(space)
+    space = _variant(draw, _space(space))
     fixed = {
         "stem_type": space.stem_type,
         "block_type": space.block_type,
@@ -145,7 +151,9 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
     tie, order = draw(st.booleans()), draw(st.booleans())
     stages = []
     for _ in range(n):
-        if tie and stages:
+        if not BLOCK_TYPES[space.block_type].grouped:  # b = g = 1 is all such a block builds
+            b, g = 1.0, 1
+        elif tie and stages:
             b, g = stages[0][2], stages[0][3]
         else:
             b = float(_near_integral(space.support("bottleneck_ratio"), draw))
@@ -158,5 +166,9 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
         stages.sort(key=lambda t: t[1])
         depths = sorted(t[0] for t in stages)
         stages = [(d, *t[1:]) for d, t in zip(depths, stages, strict=True)]
-    body = [Stage(depth=d, width=w, stride=2, bottleneck_ratio=b, group_width=g) for d, w, b, g in stages]
+    strides = space.stage_strides(len(stages))
+    body = [
+        Stage(depth=d, width=w, stride=t, bottleneck_ratio=b, group_width=g)
+        for (d, w, b, g), t in zip(stages, strides, strict=True)
+    ]
     return NetworkSpec(name="near", stages=body, **fixed)

@@ -47,9 +47,11 @@ def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -
         raise SpecError(
             source, "stages", f"expected {space.num_stages} stages (num_stages), got {len(net.stages)}"
         )
-    for i, stage in enumerate(net.stages):
-        if stage.stride != 2:
-            raise SpecError(source, f"stages[{i}].stride", f"expected 2 as in the space, got {stage.stride}")
+    for i, (stage, stride) in enumerate(zip(net.stages, space.stage_strides(len(net.stages)), strict=True)):
+        if stage.stride != stride:
+            raise SpecError(
+                source, f"stages[{i}].stride", f"expected {stride} as in the space, got {stage.stride}"
+            )
     return Designs(
         {
             "depth": np.array([net.depths]),
@@ -60,8 +62,34 @@ def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -
     )
 
 
+def variant_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> DesignSpace:
+    """The fixed space (`DesignSpace.variants`) a spec would come from: its stem and block types and,
+    in an AnyNet space, its stage count; one SpecError line when the space has none of them."""
+    if not space.mixed:
+        return space
+    for field, allowed in (("stem_type", space.stem_types), ("block_type", space.block_types)):
+        if getattr(spec, field) not in allowed:
+            raise SpecError(
+                source,
+                field,
+                f"expected one of {', '.join(allowed)} as in the space, got {getattr(spec, field)}",
+            )
+    count = len(spec.resolve().stages) if space.family == "anynet" else space.num_stages
+    if count not in space.stage_counts:
+        counts = space.stage_counts
+        raise SpecError(
+            source, "stages", f"expected {counts[0]} to {counts[-1]} stages (num_stages), got {count}"
+        )
+    return next(
+        v
+        for v in space.variants()
+        if (v.stem_type, v.block_type, v.num_stages) == (spec.stem_type, spec.block_type, count)
+    )
+
+
 def validate(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> None:
     """Accept a spec exactly when the space's constraints allow it; otherwise one SpecError line."""
+    space = variant_of(space, spec, source)
     designs = design_of(space, spec, source)
     for rule in rules(space, designs):
         if rule.rows()[0]:
