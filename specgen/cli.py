@@ -559,8 +559,14 @@ def sweep_run(
     cache,
     time_runs,
 ) -> None:
-    """Sample SPACE and train every sample into --store; rerun the same command to resume."""
+    """Sample SPACE and train every sample into --store; rerun the same command to resume.
+
+    A space that draws lr, weight_decay or epochs trains each run with its own; setting one of those
+    here too is refused.
+    """
     from pathlib import Path
+
+    from click.core import ParameterSource
 
     from specgen.space.constraints.band import parse_band
     from specgen.sweep.driver import Sweep, run_sweep
@@ -584,7 +590,13 @@ def sweep_run(
         time=time_runs,
     )
     band = parse_band(flops, "flops") if flops else None
-    plan = Sweep(space, n, job, (band.min, band.max) if band else None)
+    context = click.get_current_context()
+    given = frozenset(
+        name
+        for name in ("lr", "weight_decay", "epochs")
+        if context.get_parameter_source(name) is not ParameterSource.DEFAULT
+    )
+    plan = Sweep(space, n, job, (band.min, band.max) if band else None, given)
 
     def make_executor():
         if executor == "ray":

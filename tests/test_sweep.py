@@ -202,7 +202,7 @@ def test_a_ray_task_whose_worker_dies_is_a_failed_run(tmp_path, monkeypatch):
     from specgen.sweep.worker import Job
 
     @ray.remote(max_retries=0)
-    def dies(job, spec):
+    def dies(job, spec, hyperparameters):
         os._exit(1)
 
     monkeypatch.setattr(ray_executor, "_train", dies)

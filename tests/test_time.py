@@ -294,8 +294,9 @@ def test_sweep_time_records_each_run_s_forward_and_forward_backward_time(tmp_pat
 
 
 def _downgrade_to_format_2(path) -> None:
-    """The store as format 2 wrote it: no timing columns."""
+    """The store as format 2 wrote it: no timing columns (nor format 4's hyperparameters)."""
     db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN hyperparameters")
     db.execute("ALTER TABLE runs DROP COLUMN forward_seconds")
     db.execute("ALTER TABLE runs DROP COLUMN forward_backward_seconds")
     db.execute("UPDATE meta SET value = 'specgen-sweep/2' WHERE key = 'format'")
@@ -320,7 +321,7 @@ def test_a_store_without_timings_reads_as_before_and_a_resumed_sweep_upgrades_it
     db.close()
     _sweep()
     db = sqlite3.connect("sweep.db")
-    assert db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("specgen-sweep/3",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("specgen-sweep/4",)
     db.close()
     resumed = read_store("sweep.db")[2]
     assert resumed[0] == runs[0] and resumed[1]["status"] == "done"

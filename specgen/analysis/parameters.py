@@ -1,6 +1,6 @@
 """The design parameters plotted against error: total depth, width per stage,
-bottleneck ratio b, group width g, the RegNet w0, wa, wm and the learning rate
-and weight decay (when the results have them) and flops. b and g are one column
+bottleneck ratio b, group width g, the RegNet w0, wa, wm and the learning rate,
+weight decay and epochs (when the results have them) and flops. b and g are one column
 when every network shares one value across its stages, and one column per stage
 otherwise (AnyNetX_A). A value the design drew (a RegNet's one group width) is
 preferred to the spec's per-stage values, which the compatibility rule may have
@@ -20,8 +20,11 @@ _STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
 """The stage fields plotted (each stage's stride is not a design parameter)."""
 
 REGNET = ("w0", "wa", "wm")
-OPTIM = ("lr", "wd")
-"""The learning rate and weight decay a published sweep (NDS, pycls) drew per model."""
+OPTIM = {"lr": "lr", "wd": "weight_decay", "epochs": "epochs"}
+"""Plotted name -> the training hyperparameter a space drew per run (a run's `hyperparameters`); a
+published sweep (NDS, pycls) holds its lr and wd in the design instead."""
+LOG_SCALED = frozenset({"lr", "wd"})
+"""Drawn log-uniform (as pycls's cifar_optim sweep draws them): plotted on a log axis."""
 
 
 def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
@@ -60,8 +63,12 @@ def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     columns |= _per_stage("w", stages["width"])
     columns |= _shared_or_per_stage(results, "b", "bottleneck_ratio", stages["bottleneck_ratio"])
     columns |= _shared_or_per_stage(results, "g", "group_width", stages["group_width"])
-    for name in (*REGNET, *OPTIM):
+    for name in REGNET:
         column = numbers([r.design.get(name) for r in results], (int, float))
+        if not np.isnan(column).all():
+            columns[name] = column
+    for name, key in OPTIM.items():
+        column = numbers([r.hyperparameters.get(key, r.design.get(name)) for r in results], (int, float))
         if not np.isnan(column).all():
             columns[name] = column
     columns["flops"] = np.fromiter((r.flops for r in results), np.float64, len(results))

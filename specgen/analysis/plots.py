@@ -27,6 +27,7 @@ from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
 from specgen.analysis.fit import QuantizedLinearFit
 from specgen.analysis.num_samples import Point
+from specgen.analysis.parameters import LOG_SCALED
 from specgen.analysis.results import DIVERGED_ERROR
 from specgen.analysis.timing import Timed
 
@@ -139,6 +140,8 @@ def scatter_figure(
             ax.axvspan(r.low, r.high, color=color(i), alpha=0.12, linewidth=0)
             ax.axvline(r.best, color=color(i), linestyle="--", linewidth=1)
     ax.set(xlabel=parameter, ylabel="error (%)", title=f"error vs {parameter}")
+    if parameter in LOG_SCALED:
+        ax.set_xscale("log")
     handles = ax.get_legend_handles_labels()[0]
     if any(r is not None for r in ranges):
         handles += [

@@ -4,6 +4,11 @@ The samples are a pure function of the settings (space, n, seed, band,
 resolution), so a rerun of the same command finds the same runs in the store
 and only trains the ones that are not finished. The store refuses a rerun
 with different settings rather than mixing two sweeps.
+
+A space that draws training hyperparameters (lr, weight_decay, epochs) trains
+each run with its own; the command line sets the others. Setting one the space
+draws is a conflict, refused: the space's draws are the experiment, and a flag
+that silently overrode them (or was silently ignored) would misreport it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from specgen.atomic import missing_folders, remove_empty
-from specgen.errors import SpecError
+from specgen.errors import ROOT, SpecError
 from specgen.sweep.store import FINISHED, Store
 from specgen.sweep.worker import Job
 
@@ -28,6 +33,23 @@ class Sweep:
     job: Job
     flops: tuple[float | None, float | None] | None = None
     """(min, max) flops at the training resolution; either end may be open."""
+    given: frozenset[str] = frozenset()
+    """The schedule's hyperparameters set on the command line (the others are its defaults)."""
+
+    def check_hyperparameters(self) -> None:
+        """Refuse a hyperparameter both set on the command line and drawn by the space, in one line."""
+        from specgen.space.builtins import load_space
+
+        space = load_space(self.space)
+        for name in space.hyperparameters:
+            if name in self.given:
+                option = "--" + name.replace("_", "-")
+                raise SpecError(
+                    option,
+                    ROOT,
+                    f"the space {space.name} draws {name} for every run; leave {option} out "
+                    f"(or take {name} out of the space's hyperparameters)",
+                )
 
     def settings(self) -> dict:
         """The settings a store is bound to; `time` only when on, so stores made before it still match."""
@@ -71,6 +93,7 @@ def run_sweep(sweep: Sweep, store_path, make_executor, progress: bool = True) ->
     from specgen.train.modules import cache_folder
 
     check_source(sweep.job.data)
+    sweep.check_hyperparameters()
     made = missing_folders(sweep.job.cache_dir)
     cache_folder(sweep.job.cache_dir)
     created = not Path(store_path).exists()

@@ -4,7 +4,8 @@
 spawned workers) need no server; `specgen.sweep.ray_executor` is the Ray one.
 Every executor has `slots` (how many runs it takes at once), `check_data`
 (loads the data where runs will train; the bad input found there, or None),
-`submit`, `wait` (at least one finished (run id, result)) and `close`.
+`submit` (a run's id, spec and own hyperparameters), `wait` (at least one finished (run id, result))
+and `close`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ class InProcess:
     def check_data(self) -> list[str] | None:
         return check_data(self.job)
 
-    def submit(self, run_id: str, spec: dict) -> None:
-        self.queue.append((run_id, spec))
+    def submit(self, run_id: str, spec: dict, hyperparameters: dict | None = None) -> None:
+        self.queue.append((run_id, spec, hyperparameters))
 
     def wait(self) -> list[tuple[str, dict]]:
-        run_id, spec = self.queue.pop(0)
-        return [(run_id, train_task(self.job, spec))]
+        run_id, spec, hyperparameters = self.queue.pop(0)
+        return [(run_id, train_task(self.job, spec, hyperparameters))]
 
     def close(self) -> None:
         self.queue.clear()
@@ -61,10 +62,10 @@ def _exit_after(driver: int) -> None:
     os._exit(1)
 
 
-def _pool_task(job: Job, spec: dict) -> dict:
+def _pool_task(job: Job, spec: dict, hyperparameters: dict | None) -> dict:
     from dataclasses import replace
 
-    return train_task(replace(job, device=_DEVICE[0]), spec)
+    return train_task(replace(job, device=_DEVICE[0]), spec, hyperparameters)
 
 
 def _pool_check(job: Job) -> list[str] | None:
@@ -100,8 +101,8 @@ class ProcessPool:
         (_, problem), *_ = self.wait()
         return problem
 
-    def submit(self, run_id: str, spec: dict) -> None:
-        self.running[self.pool.submit(_pool_task, self.job, spec)] = run_id
+    def submit(self, run_id: str, spec: dict, hyperparameters: dict | None = None) -> None:
+        self.running[self.pool.submit(_pool_task, self.job, spec, hyperparameters)] = run_id
 
     def wait(self) -> list[tuple[str, dict]]:
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)

@@ -17,8 +17,8 @@ from specgen.sweep.worker import Job, check_data, failed_result, train_task
 
 
 @ray.remote
-def _train(job: Job, spec: dict) -> dict:
-    return train_task(job, spec)
+def _train(job: Job, spec: dict, hyperparameters: dict | None) -> dict:
+    return train_task(job, spec, hyperparameters)
 
 
 _check_data = ray.remote(check_data)
@@ -59,8 +59,8 @@ class RayExecutor:
         except ray.exceptions.RayError:  # the worker died: each run will say why, as a failed run
             return None
 
-    def submit(self, run_id: str, spec: dict) -> None:
-        ref = _train.options(num_cpus=1, num_gpus=self.gpus).remote(self.job, spec)
+    def submit(self, run_id: str, spec: dict, hyperparameters: dict | None = None) -> None:
+        ref = _train.options(num_cpus=1, num_gpus=self.gpus).remote(self.job, spec, hyperparameters)
         self.running[ref] = run_id
 
     def wait(self) -> list[tuple[str, dict]]:

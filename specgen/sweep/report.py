@@ -16,6 +16,7 @@ from specgen.sweep.cells import neutralize
 from specgen.sweep.store import (
     EXTRA_FIELDS,
     FINISHED,
+    HYPERPARAMETERS,
     RESULT_FIELDS,
     SAMPLE_FIELDS,
     TIMING_FIELDS,
@@ -103,6 +104,8 @@ def export(path: str | Path, out: str | Path) -> int:
         fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS
         if any(key in r for r in runs for key in TIMING_FIELDS):  # a sweep without --time exports as before
             fields += TIMING_FIELDS
+        if any(HYPERPARAMETERS in r for r in runs):  # so does one whose space draws no hyperparameters
+            fields += (HYPERPARAMETERS,)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is then quoted
         writer.writerow(fields)

@@ -10,8 +10,10 @@ Every command that reads a store (`sweep run`, `sweep status`, `sweep export`,
 `analyze`) reads it through `Store.read`, so all refuse the same damage.
 This module needs no torch: analysis reads stores through `read_results`.
 
-Format 3 added the timings of `sweep --time` (two columns). A format-2 store reads as it always did
-(its runs have no timing fields) and is upgraded in place, in one transaction, when a sweep resumes it.
+Format 3 added the timings of `sweep --time` (two columns), format 4 the training hyperparameters a
+space draws per run (one JSON column). A store of an earlier format reads as it always did (its runs
+have no timing fields, no hyperparameters) and is upgraded in place, in one transaction, when a sweep
+resumes it.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from pathlib import Path
 
 from specgen.errors import ROOT, SpecError, json_type, named, shown
 
-FORMAT = "specgen-sweep/3"
-EARLIER_FORMATS = ("specgen-sweep/2",)
-"""Formats read as they are and upgraded by the next sweep: their runs lack only TIMING_FIELDS."""
+FORMAT = "specgen-sweep/4"
+EARLIER_FORMATS = ("specgen-sweep/3", "specgen-sweep/2")
+"""Formats read as they are and upgraded by the next sweep: their runs lack only the columns later
+formats added (`_ADDED`)."""
 FINISHED = ("done", "diverged", "failed")
 SAMPLE_FIELDS = ("id", "space", "seed", "index", "design", "resolution", "flops", "params", "acts", "spec")
+HYPERPARAMETERS = "hyperparameters"
+"""A run's own training hyperparameters (a JSON object), when its space draws them."""
 RESULT_FIELDS = ("status", "error", "best_error", "epochs")
 EXTRA_FIELDS = (
     "onnx_error",
@@ -64,12 +69,19 @@ NUMBER_FIELDS = (
 )
 """Columns read as numbers: SQLite keeps text put in a numeric column as text."""
 
-_UPGRADE = {
-    "specgen-sweep/2": (
-        "ALTER TABLE runs ADD COLUMN forward_seconds REAL",
-        "ALTER TABLE runs ADD COLUMN forward_backward_seconds REAL",
-    ),
+_ADDED = {
+    "specgen-sweep/3": ("forward_seconds REAL", "forward_backward_seconds REAL"),
+    "specgen-sweep/4": (f"{HYPERPARAMETERS} TEXT",),
 }
+"""The columns each format added to `runs`, in order of formats."""
+
+
+def _later_columns(format: str) -> list[str]:
+    """The columns (with their types) that formats after `format` added: what its store lacks."""
+    later = list(_ADDED)[list(_ADDED).index(format) + 1 :] if format in _ADDED else list(_ADDED)
+    return [column for f in later for column in _ADDED[f]]
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,7 +110,8 @@ CREATE TABLE IF NOT EXISTS runs (
     train_seconds REAL,
     versions TEXT,
     forward_seconds REAL,
-    forward_backward_seconds REAL
+    forward_backward_seconds REAL,
+    hyperparameters TEXT
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id),
@@ -230,8 +243,8 @@ class Store:
         if self.format == FORMAT:
             return
         with self.transaction():
-            for statement in _UPGRADE[self.format]:
-                self.db.execute(statement)
+            for column in _later_columns(self.format):
+                self.db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
         self.format = FORMAT
 
@@ -334,6 +347,7 @@ class Store:
                 s["params"],
                 s["acts"],
                 json.dumps(s["spec"], allow_nan=False),
+                json.dumps(s[HYPERPARAMETERS], allow_nan=False) if s.get(HYPERPARAMETERS) else None,
             )
             for s in samples
         ]
@@ -341,15 +355,20 @@ class Store:
             before = self.db.total_changes
             self.db.executemany(
                 "INSERT OR IGNORE INTO runs"
-                ' (id, space, seed, "index", design, resolution, flops, params, acts, spec)'
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ' (id, space, seed, "index", design, resolution, flops, params, acts, spec, hyperparameters)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             return self.db.total_changes - before
 
-    def todo(self) -> list[tuple[str, dict]]:
-        """(id, spec JSON) of every run not finished, in sample order; `running` ones were cut off."""
-        return [(r["id"], r["spec"]) for r in self.runs() if r["status"] not in FINISHED]
+    def todo(self) -> list[tuple[str, dict, dict]]:
+        """(id, spec JSON, its own hyperparameters or {}) of every run not finished, in sample order;
+        `running` ones were cut off."""
+        return [
+            (r["id"], r["spec"], r.get(HYPERPARAMETERS, {}))
+            for r in self.runs()
+            if r["status"] not in FINISHED
+        ]
 
     def claim(self, run_id: str) -> None:
         with self.transaction():
@@ -402,17 +421,26 @@ class Store:
 
         Each is checked: JSON columns parse, numbers are numbers, and a run `done` has its error
         (analysis would refuse it later, after the store was trusted). A run that was not timed has no
-        TIMING_FIELDS, so a store without timings reads as it did before they existed.
+        TIMING_FIELDS, and one whose space draws no hyperparameters no HYPERPARAMETERS, so a store without
+        them reads as it did before they existed.
         """
-        fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS + TIMING_FIELDS
-        timed = self.format == FORMAT  # an earlier format's store has no timing columns
-        columns = [f'"{c}"' if timed or c not in TIMING_FIELDS else "NULL" for c in fields]
+        fields = SAMPLE_FIELDS + RESULT_FIELDS + EXTRA_FIELDS + TIMING_FIELDS + (HYPERPARAMETERS,)
+        lacking = {column.split()[0] for column in _later_columns(self.format)}  # an earlier format's
+        columns = [f'"{c}"' if c not in lacking else "NULL" for c in fields]
         rows = self._rows(f'SELECT {", ".join(columns)} FROM runs ORDER BY "index", id')
         out = []
         for row in rows:
             item = dict(zip(fields, row, strict=True))
-            for key in ("design", "spec", "versions"):
+            for key in ("design", "spec", "versions", HYPERPARAMETERS):
                 item[key] = self._json_column(item, key)
+            if item[HYPERPARAMETERS] is None:
+                del item[HYPERPARAMETERS]
+            elif not isinstance(item[HYPERPARAMETERS], dict):
+                raise SpecError(
+                    self._run(item),
+                    HYPERPARAMETERS,
+                    f"expected a JSON object, got {json_type(item[HYPERPARAMETERS])}",
+                )
             for key in NUMBER_FIELDS:
                 if not isinstance(item[key], int | float | None):
                     raise SpecError(self._run(item), key, f"expected a number, got {shown(item[key])}")

@@ -63,14 +63,16 @@ def check_data(job: Job) -> list[str] | None:
     return None
 
 
-def train_task(job: Job, spec: dict) -> dict:
-    """Train one sampled network (its spec JSON); the result as the store records it."""
+def train_task(job: Job, spec: dict, hyperparameters: dict | None = None) -> dict:
+    """Train one sampled network (its spec JSON) with its own hyperparameters in place of the job's
+    (a space that draws lr, weight_decay or epochs); the result as the store records it."""
     from specgen.network.spec import NetworkSpec
 
     try:
         trainer = trainer_for(job)
         net = NetworkSpec.model_validate(spec)
-        result = trainer.train(net, job.schedule, job.seed, onnx_check=job.onnx_check).to_json()
+        schedule = job.schedule.with_hyperparameters(hyperparameters or {})
+        result = trainer.train(net, schedule, job.seed, onnx_check=job.onnx_check).to_json()
         if job.time:  # a diverged network runs as fast as a trained one: it is timed too
             result |= timings(trainer, net, job)
         return result
