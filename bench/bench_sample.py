@@ -14,6 +14,11 @@ law); --full runs it to 500 (tens of minutes). Both are measured in the same run
 Then a line per 5-stage space (anynetx_e5, regnetx5, regnety5): 500 models in 360–400 MF
 (target < 1 s), against its 4-stage counterpart (anynetx_e, regnetx, regnety) in the same run.
 
+Then a line per CIFAR, NDS and block-type space: 500 models in its band (target < 1 s): the
+space's own (ResNet-56's 120–130 MF for the CIFAR spaces, 360–400 MF for blocks_vrx) or, for
+the NDS spaces, which declare none, 20–60 MF at 32 px; against regnetx in 360–400 MF in the
+same run.
+
     python bench/bench_sample.py [--n 500] [--baseline-candidates 20000] [--full]
 """
 
@@ -78,16 +83,29 @@ FIVE_STAGE = {"anynetx_e5": "anynetx_e", "regnetx5": "regnetx", "regnety5": "reg
 """Each 5-stage space and the 4-stage space it generalizes (its baseline)."""
 
 
-def best_of_3(name: str, n: int) -> float:
-    """Seconds for n samples of a space in the band, the best of 3 runs after a warm-up."""
+FAMILIES = {
+    "cifar_anynetx_e": None,
+    "cifar_regnetx": None,
+    "nds_vanilla": (20e6, 60e6),
+    "nds_resnet": (20e6, 60e6),
+    "nds_resnext_a": (20e6, 60e6),
+    "nds_resnext_b": (20e6, 60e6),
+    "blocks_vrx": None,
+}
+"""Each CIFAR, NDS and block-type space and the flops band asked for on top of its own (None: its own)."""
+
+
+def best_of_3(name: str, n: int, band: tuple[float, float] | None = BAND) -> float:
+    """Seconds for n samples of a space in the band (and its own), the best of 3 runs after a warm-up."""
     space = load_space(name)
-    sampler.sample(space, 5, flops=BAND)
+    sampler.sample(space, 5, flops=band)
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        samples = sampler.sample(space, n, seed=0, flops=BAND)
+        samples = sampler.sample(space, n, seed=0, flops=band)
         times.append(time.perf_counter() - start)
-    assert len(samples) == n and all(BAND[0] <= s.flops <= BAND[1] for s in samples)
+    lo, hi = band or next((b.min, b.max) for b in space.bands if b.name == "flops")
+    assert len(samples) == n and all(lo <= s.flops <= hi for s in samples)
     return min(times)
 
 
@@ -146,6 +164,12 @@ def main() -> None:
     for name, four in FIVE_STAGE.items():
         mine, theirs = best_of_3(name, args.n), best_of_3(four, args.n)
         print(f"  {name:10s} {mine:6.3f} s   {four:9s} {theirs:6.3f} s   ratio {mine / theirs:.2f}x the time")
+    print(f"CIFAR, NDS and block-type spaces, {args.n} models in their bands (target < 1 s)")
+    reference = best_of_3("regnetx", args.n)
+    print(f"  baseline: regnetx in 360-400 MF {reference:6.3f} s")
+    for name, band in FAMILIES.items():
+        mine = best_of_3(name, args.n, band)
+        print(f"  {name:16s} {mine:6.3f} s   ratio {mine / reference:.2f}x regnetx's time")
 
 
 if __name__ == "__main__":
