@@ -31,8 +31,10 @@ from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import load_results, plainly_valid_rows, result_from_row
 from specgen.errors import SpecError
 from specgen.network import limits
+from specgen.network.blocks import BLOCK_TYPES
 from specgen.network.regnet import block_widths
-from specgen.network.spec import NetworkSpec, Stage
+from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage
+from specgen.network.stems import STEM_TYPES
 from specgen.space.builtins import load_space
 from specgen.space.sampler import sample
 from specgen.testing import invalid_specs, network_specs, regnet_specs
@@ -335,19 +337,40 @@ _STAGE_EDGES = {
     "group_width": [1, 2, 3, 8, 24, limits.MAX_GROUP_WIDTH, limits.MAX_GROUP_WIDTH + 1, False],
     "extra": [1],
 }
+_OPTION_EDGES = {
+    "stem_type": [*STEM_TYPES, "res_stem", None, 1],
+    "block_type": [*BLOCK_TYPES, "double_plain_block", None],
+    "shortcut": ["conv1x1", "avg", "max", None],
+    "linear_out": [True, False, 1, None],
+    "preact": [True, False, 0],
+    "activation": ["relu", "silu", "gelu", True],
+}
+"""The type and option fields: every value NetworkSpec takes, and some it does not."""
 _MISSING = object()
+
+
+@st.composite
+def typed_networks(draw) -> NetworkSpec:
+    """A valid network of any stem and block type, with each option that fits it drawn in turn."""
+    net = draw(network_specs(stem_types=tuple(STEM_TYPES), block_types=tuple(BLOCK_TYPES)))
+    data = net.model_dump()
+    for field in draw(st.permutations(["shortcut", "linear_out", "preact", "activation"])):
+        named = data | {field: draw(st.sampled_from(_OPTION_EDGES[field][:2]))}
+        data = named if _accepted(named) else data
+    return NetworkSpec.model_validate(data)
 
 
 @st.composite
 def near_networks(draw) -> dict:
     """A valid network's data with a few fields set to values at, past or off their bounds (or left out)."""
-    spec = draw(network_specs()).model_dump(mode="json")
+    spec = draw(typed_networks()).model_dump(mode="json")
+    edges = _NETWORK_EDGES | _OPTION_EDGES
     for _ in range(draw(st.integers(1, 2))):
-        field = draw(st.sampled_from(sorted(_NETWORK_EDGES) + sorted(_STAGE_EDGES)))
+        field = draw(st.sampled_from(sorted(edges) + sorted(_STAGE_EDGES)))
         target = spec
         if field in _STAGE_EDGES:
             target = spec["stages"][draw(st.integers(0, len(spec["stages"]) - 1))]
-        value = draw(st.sampled_from([*_NETWORK_EDGES.get(field, _STAGE_EDGES.get(field)), _MISSING]))
+        value = draw(st.sampled_from([*edges.get(field, _STAGE_EDGES.get(field)), _MISSING]))
         if value is _MISSING:
             target.pop(field, None)
         else:
@@ -396,6 +419,13 @@ def test_valid_networks_are_plainly_valid(net):
     assert plainly_valid_networks([net.model_dump(mode="json")]).tolist() == [True]
 
 
+@settings(max_examples=300)
+@given(st.lists(typed_networks(), min_size=1, max_size=6))
+def test_valid_networks_of_every_type_and_option_are_plainly_valid(nets):
+    """Read together, whatever mix of stems, blocks and options: each is counted by its own description."""
+    assert plainly_valid_networks([n.model_dump(mode="json") for n in nets]).all()
+
+
 @given(invalid_specs())
 def test_invalid_specs_get_the_same_line_read_in_bulk_as_one_by_one(bad):
     assert plainly_valid_networks([bad.data]).tolist() == [False]
@@ -409,7 +439,7 @@ def _one_field_changed(spec: dict) -> list[dict]:
     """The spec with each field (of the network, its first and its last stage) set to each edge value or
     left out, one at a time."""
     out = []
-    for field, edges in _NETWORK_EDGES.items():
+    for field, edges in (_NETWORK_EDGES | _OPTION_EDGES).items():
         out += [{**spec, field: value} for value in edges]
         out.append({k: v for k, v in spec.items() if k != field})
     for i in {0, len(spec["stages"]) - 1}:
@@ -433,6 +463,26 @@ def test_every_field_at_its_edges_gets_networkspecs_verdict():
             se_ratio=0.25,
         ),
         NetworkSpec(name="inverted", stages=[Stage(depth=2, width=8, bottleneck_ratio=0.25, group_width=16)]),
+        NetworkSpec(
+            name="cifar",
+            stem_type="res_stem_cifar",
+            block_type="res_basic_block",
+            stem_width=16,
+            stages=[
+                Stage(depth=2, width=16, stride=1, group_width=1),
+                Stage(depth=1, width=32, group_width=1),
+            ],
+            resolution=32,
+        ),
+        NetworkSpec(
+            name="timm",
+            stem_type="res_stem_in",
+            shortcut="avg",
+            linear_out=True,
+            activation="silu",
+            stages=[Stage(depth=2, width=24, group_width=8)],
+            se_ratio=0.25,
+        ),
     ]
     specs = [changed for net in nets for changed in _one_field_changed(net.model_dump())]
     plain = plainly_valid_networks(specs).tolist()
@@ -472,7 +522,8 @@ _STAGE_TYPES = {"depth": int, "width": int, "stride": int, "bottleneck_ratio": f
 
 
 def _plain_form(spec: dict) -> bool:
-    """Every field given, of the type NetworkSpec holds it in (a float for a float), 1 to 8 stages."""
+    """Every field given, of the type NetworkSpec holds it in (a float for a float), 1 to 8 stages; a type
+    or option field only where named with a value other than its default, of the default's type."""
 
     def typed(data: object, types: dict) -> bool:
         return (
@@ -481,6 +532,10 @@ def _plain_form(spec: dict) -> bool:
             and all(type(data[k]) is t for k, t in types.items())
         )
 
+    named = {k: v for k, v in spec.items() if k in LEFT_OUT_DEFAULTS} if type(spec) is dict else {}
+    if any(type(v) is not type(LEFT_OUT_DEFAULTS[k]) or v == LEFT_OUT_DEFAULTS[k] for k, v in named.items()):
+        return False
+    spec = {k: v for k, v in spec.items() if k not in named} if type(spec) is dict else spec
     return (
         typed(spec, _NETWORK_TYPES)
         and 0 < len(spec["stages"]) <= limits.MAX_STAGES

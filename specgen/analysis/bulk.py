@@ -4,35 +4,52 @@ NetworkSpec stays the one definition of a valid network: `plainly_valid_networks
 specs need not go through it. True means the spec is in the plain form a NetworkSpec is dumped in
 (every field given but the type and option fields at their defaults, each of its own type) and keeps
 every rule NetworkSpec has: the bounds of `specgen.network.limits`, whole bottleneck widths that the
-group width divides, the total depth, SE widths of at least one channel, and the params and flops
-limits. False means it breaks one, or is in another form (a default left out, an integer for a
-float, a stem or block type named): NetworkSpec itself then decides, and words any refusal. The
-tests prove the verdicts equal NetworkSpec's.
+group width divides, the total depth, SE widths of at least one channel, what its block and stem
+have room for, and the params and flops limits. False means it breaks one, or is in another form (a
+default left out or named, an integer for a float): NetworkSpec itself then decides, and words any
+refusal. Specs are checked and counted per combination of types and options, through the same
+descriptions NetworkSpec reads (`check_block_fits`, `count_batch`). The tests prove the verdicts equal
+NetworkSpec's.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from contextlib import suppress
 from operator import itemgetter
+from types import SimpleNamespace
+from typing import get_args
 
 import numpy as np
 
+from specgen.errors import FieldError
 from specgen.network import complexity, limits
 from specgen.network.layers import out_size, se_width
-from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage
-from specgen.network.stems import DEFAULT as DEFAULT_STEM
+from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage, check_block_fits
 from specgen.network.stems import STEM_TYPES
 
 _NETWORK_FIELDS = frozenset(NetworkSpec.model_fields) - LEFT_OUT_DEFAULTS.keys()
-"""A plain spec's fields: its dump, where the type and option fields at their defaults are left out."""
+"""The fields a plain spec always has; the type and option fields are there where not at their defaults."""
+_ALL_FIELDS = frozenset(NetworkSpec.model_fields)
+_OPTIONS = tuple(LEFT_OUT_DEFAULTS)
+_NAMED = {
+    field: frozenset(v for v in get_args(NetworkSpec.model_fields[field].annotation) or (True, False))
+    - {default}
+    for field, default in LEFT_OUT_DEFAULTS.items()
+}
+"""The values a plain spec may name each type and option field with: any NetworkSpec takes but the default."""
+_LEFT_OUT = object()
+_COUNTED = tuple(f for f in _OPTIONS if f in inspect.signature(complexity.count_batch).parameters)
+"""The type and option fields complexity counts by (an activation's kind counts nothing)."""
 _STAGE_FIELDS = frozenset(Stage.model_fields)
 _NAME = re.compile(limits.NAME_PATTERN)
 _NAMES = re.compile(f"(?:{limits.NAME_PATTERN.removeprefix('^').removesuffix('$')}\n)*")
 _NO_STAGE = dict.fromkeys(_STAGE_FIELDS)
 _INT64_SAFE = 2.0**56
 """Networks whose depth x (widest width)^2 x (largest map)^2 is below this are counted in int64 with room
-(each block adds less than 16 such products); wider ones are left to NetworkSpec's exact count."""
+(each block of any type adds fewer than 32 such products, the stem far fewer); wider ones are left to
+NetworkSpec's exact count."""
 
 
 def of_type(values: list, kind: type) -> np.ndarray:
@@ -99,12 +116,47 @@ def _stage_columns(stages: list) -> tuple[np.ndarray, dict[str, list]]:
     return plain, {f: list(map(itemgetter(f), stages)) for f in _STAGE_FIELDS}
 
 
+def _combinations(nets: list[dict]) -> tuple[np.ndarray, list[dict]]:
+    """Each network's combination of types and options, as an index into their values (every field
+    given), or -1 where a field is named with its default or a value NetworkSpec does not take."""
+    if set(map(len, nets)) <= {len(_NETWORK_FIELDS)}:  # none named: the paper's X/Y networks
+        return np.zeros(len(nets), np.int64), [LEFT_OUT_DEFAULTS]
+    seen: dict[tuple, int] = {}
+    ids = np.full(len(nets), -1, np.int64)
+    for i, net in enumerate(nets):
+        named = tuple(net.get(f, _LEFT_OUT) for f in _OPTIONS)
+        if all(
+            v is _LEFT_OUT or (type(v) is type(LEFT_OUT_DEFAULTS[f]) and v in _NAMED[f])
+            for f, v in zip(_OPTIONS, named, strict=True)
+        ):
+            ids[i] = seen.setdefault(named, len(seen))
+    combinations = [
+        {f: LEFT_OUT_DEFAULTS[f] if v is _LEFT_OUT else v for f, v in zip(_OPTIONS, named, strict=True)}
+        for named in seen
+    ]
+    return ids, combinations
+
+
+def _fitting(combinations: list[dict], stages: np.ndarray) -> np.ndarray:
+    """Where a stage fits its network's block and stem (`check_block_fits`, asked once per distinct
+    row); `stages` rows are (combination, the network's se_ratio, b, g)."""
+    distinct, which = np.unique(stages, axis=0, return_inverse=True)
+    fits = np.ones(len(distinct), bool)
+    for i, (combination, se_ratio, b, g) in enumerate(distinct):
+        network = SimpleNamespace(**combinations[int(combination)], se_ratio=se_ratio)
+        try:
+            check_block_fits(network, [((), b, int(g))])
+        except FieldError:
+            fits[i] = False
+    return fits[which.ravel()]
+
+
 def plainly_valid_networks(specs: list) -> np.ndarray:
     """True where a spec is a valid NetworkSpec in plain form; False where NetworkSpec must decide."""
     out = np.zeros(len(specs), bool)
-    plain = [  # every field given and no other, and 1 to MAX_STAGES stages
+    plain = [  # every field given (the type and option fields where named) and no other; 1 to 8 stages
         type(s) is dict
-        and s.keys() == _NETWORK_FIELDS
+        and _NETWORK_FIELDS <= s.keys() <= _ALL_FIELDS
         and type(s["stages"]) is list
         and 0 < len(s["stages"]) <= limits.MAX_STAGES
         for s in specs
@@ -117,7 +169,10 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
     def column(field: str) -> list:
         return list(map(itemgetter(field), nets))
 
-    ok = np.array([net["kind"] == "anynet" for net in nets]) & names(column("name"))
+    combination, combinations = _combinations(nets)
+    if not combinations:  # every one names a type or option in another form
+        return out
+    ok = (combination >= 0) & np.array([net["kind"] == "anynet" for net in nets]) & names(column("name"))
     stem, classes = integers(column("stem_width")), integers(column("num_classes"))
     channels, resolution = integers(column("in_channels")), integers(column("resolution"))
     se = numbers(column("se_ratio"))
@@ -148,6 +203,10 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
         stage_ok &= (bottleneck >= 1) & (np.abs(exact - bottleneck) <= 1e-9 * exact)
         # ... that the group width divides.
         stage_ok &= np.fmod(bottleneck, np.maximum(group, 1)) == 0
+    of_stage = np.repeat(np.arange(len(nets)), counts)
+    asked = stage_ok & ok[of_stage]
+    keys = np.column_stack([combination[of_stage], se[of_stage], ratio, group])[asked]
+    stage_ok[asked] = _fitting(combinations, keys)
     ok &= np.logical_and.reduceat(stage_ok, np.cumsum(counts) - counts)
 
     depths = table(depth, 0)
@@ -160,22 +219,28 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
     narrowest = np.minimum(stem, fed.min(axis=1))
     ok &= (se == 0) | (se_width(narrowest, se) >= 1)
 
-    # The params and flops limits, counted in int64 where that is exact.
+    # The params and flops limits, counted in int64 where that is exact, per combination.
     widest = np.fmax(np.maximum(stem, widths.max(axis=1)), table(bottleneck, 0.0).max(axis=1))
-    largest_map = out_size(resolution, STEM_TYPES[DEFAULT_STEM].stride)
+    stem_strides = np.array([STEM_TYPES[c["stem_type"]].stride for c in combinations])
+    largest_map = out_size(resolution, np.where(ok, stem_strides[combination], 1))
     ok &= depths.sum(axis=1) * widest.astype(float) ** 2 * largest_map.astype(float) ** 2 < _INT64_SAFE
-    cx = complexity.count_batch(
-        depths[ok],
-        widths[ok],
-        table(group, 1)[ok],
-        table(ratio, 1.0)[ok],
-        table(stride, 1)[ok],
-        stem_width=stem[ok],
-        se_ratio=se[ok],
-        resolution=resolution[ok],
-        num_classes=classes[ok],
-        in_channels=channels[ok],
-    )
-    ok[ok] = (cx.params <= limits.MAX_PARAMS) & (cx.flops <= limits.MAX_FLOPS)
+    for i, options in enumerate(combinations):
+        rows = ok & (combination == i)
+        if not rows.any():
+            continue
+        cx = complexity.count_batch(
+            depths[rows],
+            widths[rows],
+            table(group, 1)[rows],
+            table(ratio, 1.0)[rows],
+            table(stride, 1)[rows],
+            stem_width=stem[rows],
+            se_ratio=se[rows],
+            resolution=resolution[rows],
+            num_classes=classes[rows],
+            in_channels=channels[rows],
+            **{f: options[f] for f in _COUNTED},
+        )
+        ok[rows] = (cx.params <= limits.MAX_PARAMS) & (cx.flops <= limits.MAX_FLOPS)
     out[where] = ok
     return out

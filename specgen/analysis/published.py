@@ -21,10 +21,20 @@ from typing import Any
 
 from specgen.errors import ROOT, FieldError, SpecError, field_path, shown
 from specgen.network.nds import spec_from_net
-from specgen.network.spec import NetworkSpec
+from specgen.network.spec import NetworkSpec, Stage, with_ungrouped_defaults, without_default_types
 from specgen.specfile import validate_spec
 
 NAS_FAMILY = "nas_cell"
+_UNSET = object()
+
+
+def _template(model: type) -> dict:
+    """A model's fields in its order, each at its default (_UNSET where it has none)."""
+    return {name: _UNSET if f.is_required() else f.default for name, f in model.model_fields.items()}
+
+
+_NETWORK = _template(NetworkSpec)
+_STAGE = _template(Stage)
 
 
 @dataclass
@@ -85,6 +95,23 @@ def _error(percent: float) -> float | None:
     return percent / 100 if math.isfinite(percent) else None
 
 
+def _as_dumped(spec: dict) -> dict:
+    """A network's fields as a NetworkSpec dumps them: defaults filled in, the type and option fields at
+    theirs left out. Analysis reads rows in that form column-wise, without a NetworkSpec for each."""
+    spec = with_ungrouped_defaults(spec, ("stages",))
+    stages = [_filled(_STAGE, s) for s in spec["stages"]]
+    return without_default_types(_filled(_NETWORK, spec | {"stages": stages}))
+
+
+def _filled(template: dict, data: dict) -> dict:
+    """`data` with the template's defaults where it has none, in the template's order (a field without a
+    default stays missing, for NetworkSpec to name)."""
+    out = template | data
+    if _UNSET in out.values():
+        return {k: v for k, v in out.items() if v is not _UNSET}
+    return out
+
+
 def _row(space: str, id_: str, design: dict, spec: dict, flops: object, params: object, error) -> dict:
     return {
         "id": id_,
@@ -109,7 +136,7 @@ def _nds(records: list[tuple[str, object]], path: str) -> Published:
             out.skipped[NAS_FAMILY] = out.skipped.get(NAS_FAMILY, 0) + 1
             continue
         try:
-            spec = spec_from_net(net, space)
+            spec = _as_dumped(spec_from_net(net, space))
         except FieldError as e:
             raise SpecError(path, f"{where}.net.{field_path(e.loc)}", str(e)) from None
         optim = record.get("optim")
