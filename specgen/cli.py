@@ -644,13 +644,16 @@ def sweep_export(store: str, output: str) -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--by", default="space", show_default=True, help="Group results by 'space' or 'source' (file).")
 @click.option(
-    "--normalize", metavar="flops|params", help="Also compare EDFs normalized over this complexity."
+    "--normalize",
+    metavar="flops|params|flops,params",
+    multiple=True,
+    help="Also compare EDFs normalized over this complexity (repeat or list both: one EDF each).",
 )
 @click.option("-o", "--out", default="report", show_default=True, help="Folder of the report.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
 def analyze(
-    sources: tuple[str, ...], by: str, normalize: str | None, out: str, seed: int, as_json: bool
+    sources: tuple[str, ...], by: str, normalize: tuple[str, ...], out: str, seed: int, as_json: bool
 ) -> None:
     """Compare design spaces from sweep stores or JSONL/CSV results: EDFs, KS, ranges, fits.
 

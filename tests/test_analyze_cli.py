@@ -140,8 +140,8 @@ def test_summary_and_printed_tables(report):
     a = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "anynetx_a"]
     b = [1.0 if r["error"] is None else r["error"] for r in ROWS if r["space"] == "regnetx"]
     assert ks["statistic"] == pytest.approx(ks_2samp(np.array(a), np.array(b)).statistic, abs=1e-6)
-    assert "normalized_statistic" in ks
-    assert (ks["pvalue_method"], ks["normalized_pvalue_method"]) == ("exact", "asymptotic")
+    assert list(ks["normalized"]) == ["flops"]
+    assert (ks["pvalue_method"], ks["normalized"]["flops"]["pvalue_method"]) == ("exact", "asymptotic")
     assert "anynetx_a  regnetx" in stdout and f"{ks['statistic']:.4f}" in stdout
     assert f"wrote {folder}/index.html" in stdout
 

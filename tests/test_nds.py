@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from specgen.analysis.edf import complexity_edges, ks_2samp, normalized_weights
 from specgen.analysis.num_samples import curve, expected_min
-from specgen.analysis.results import load_results
+from specgen.analysis.published import read_published
+from specgen.analysis.results import load_results, plainly_valid_rows
 from specgen.cli import main
 from specgen.network import complexity
 from specgen.network.nds import net_from_spec, spec_from_net
@@ -82,6 +84,49 @@ def test_a_sweep_of_thousands_with_reruns_nan_losses_and_nas_records(tmp_path):
         bad.output
         == f"{tmp_path / 'DARTS.json'}: $: expected a network specgen builds, got only 1 nas_cell records\n"
     )
+
+
+@pytest.mark.parametrize("family", list(nds_records.FAMILIES))
+def test_records_are_read_column_wise_as_networkspec_dumps_them(tmp_path, family):
+    """Every residual record becomes a row in the plain form (no NetworkSpec built per record to read it)."""
+    published = read_published(json.dumps(nds_records.sweep(50, family, seed=4, nas=3)), "x.json")
+    assert plainly_valid_rows(published.rows).all()
+    for row in published.rows:
+        assert row["spec"] == NetworkSpec.model_validate(row["spec"], strict=True).model_dump()
+
+
+def test_edfs_normalized_over_flops_and_params_in_one_run(tmp_path):
+    for name, seed in (("ResNet", 1), ("Vanilla", 2)):
+        nds_records.write(tmp_path / f"{name}.json", nds_records.sweep(300, name, seed=seed))
+    sources = [str(tmp_path / "ResNet.json"), str(tmp_path / "Vanilla.json")]
+    summaries = []
+    for i, normalize in enumerate((["flops,params"], ["flops", "--normalize", "params"])):
+        out = tmp_path / f"report{i}"
+        args = ["analyze", *sources, "--by", "source", "--normalize", *normalize, "-o", str(out)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "KS (flops-normalized)  p-value  KS (params-normalized)" in result.output
+        summaries.append(json.loads((out / "summary.json").read_text()))
+        html = (out / "index.html").read_text()
+        assert 'src="edf-flops.png"' in html and 'src="edf-params.png"' in html
+    assert summaries[0] == summaries[1]
+    summary = summaries[0]
+    assert summary["normalize"] == ["flops", "params"]
+    assert {"edf-flops", "edf-params"} <= set(summary["plots"])
+    (ks,) = summary["ks"]
+    results = [load_results(s) for s in sources]
+    for measure in ("flops", "params"):
+        complexity = [np.array([getattr(r, measure) for r in rs], float) for rs in results]
+        edges = complexity_edges(complexity, summary["bins"])
+        weights = [normalized_weights(c, edges) for c in complexity]
+        errors = [np.array([r.analysis_error for r in rs]) for rs in results]
+        expected = ks_2samp(errors[0], errors[1], weights[0], weights[1])
+        assert ks["normalized"][measure]["statistic"] == pytest.approx(expected.statistic, abs=1e-6)
+    bad = CliRunner().invoke(
+        main, ["analyze", *sources, "--normalize", "flops,acts", "-o", str(tmp_path / "r")]
+    )
+    assert bad.exit_code == 2 and not (tmp_path / "r").exists()
+    assert bad.output == 'specgen analyze: --normalize: expected one of flops, params, got "acts"\n'
 
 
 def test_nan_error_counts_as_diverged(tmp_path):

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -88,8 +89,8 @@ class Report:
             out[0] += f"\nskipped (networks specgen does not build): {families}"
         if self.summary["ks"]:
             headers = ["a", "b", "KS", "p-value"]
-            if self.summary["normalize"]:
-                headers += [f"KS ({self.summary['normalize']}-normalized)", "p-value"]
+            for measure in self.summary["normalize"]:
+                headers += [f"KS ({measure}-normalized)", "p-value"]
             rows = [[k["a"], k["b"], *_ks_cells(k)] for k in self.summary["ks"]]
             out.append(table(headers, rows, right=[False, False] + [True] * (len(headers) - 2)))
         if self.summary["timing"]:
@@ -99,8 +100,8 @@ class Report:
 
 def _ks_cells(k: dict) -> list[str]:
     cells = [f"{k['statistic']:.4f}", f"{k['pvalue']:.3g}"]
-    if "normalized_statistic" in k:
-        cells += [f"{k['normalized_statistic']:.4f}", f"{k['normalized_pvalue']:.3g}"]
+    for norm in k.get("normalized", {}).values():
+        cells += [f"{norm['statistic']:.4f}", f"{norm['pvalue']:.3g}"]
     return cells
 
 
@@ -159,12 +160,20 @@ def _rounded(x: float) -> float:
     return round(float(x), 6)
 
 
-def _check_options(sources: list[str], by: str, normalize: str | None, seed: int) -> None:
+def measures(normalize: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The measures EDFs are normalized over, each once in the order named: `normalize` is one, a
+    comma-separated list ("flops,params"), or several of either (a repeated --normalize)."""
+    given = [normalize] if isinstance(normalize, str) else list(normalize or ())
+    return tuple(dict.fromkeys(m.strip() for text in given for m in text.split(",")))
+
+
+def _check_options(sources: list[str], by: str, normalize: tuple[str, ...], seed: int) -> None:
     if by not in BY:
         raise SpecError(COMMAND, "--by", f"expected one of {', '.join(BY)}, got {shown(by)}")
-    if normalize is not None and normalize not in NORMALIZE:
-        expected = ", ".join(NORMALIZE)
-        raise SpecError(COMMAND, "--normalize", f"expected one of {expected}, got {shown(normalize)}")
+    for measure in normalize:
+        if measure not in NORMALIZE:
+            expected = ", ".join(NORMALIZE)
+            raise SpecError(COMMAND, "--normalize", f"expected one of {expected}, got {shown(measure)}")
     if seed < 0:
         raise SpecError(COMMAND, "--seed", f"expected an integer >= 0, got {seed}")
     seen: dict[object, int] = {}
@@ -184,17 +193,19 @@ def _file_identity(path: str) -> object:
     return (stat.st_dev, stat.st_ino)
 
 
-def _ks_table(names: list[str], errors: list[np.ndarray], weights: list[np.ndarray] | None) -> list[dict]:
-    """KS statistic and p-value of every pair of groups, plain and (with weights) normalized."""
+def _ks_table(names: list[str], errors: list[np.ndarray], weights: dict[str, list[np.ndarray]]) -> list[dict]:
+    """KS statistic and p-value of every pair of groups, plain and normalized over each measure weighed."""
     rows = []
     for i, j in combinations(range(len(names)), 2):
         plain = ks_2samp(errors[i], errors[j])
         row = {"a": names[i], "b": names[j], "statistic": _rounded(plain.statistic), "pvalue": plain.pvalue}
         row["pvalue_method"] = plain.method
-        if weights is not None:
-            norm = ks_2samp(errors[i], errors[j], weights[i], weights[j])
-            row |= {"normalized_statistic": _rounded(norm.statistic), "normalized_pvalue": norm.pvalue}
-            row["normalized_pvalue_method"] = norm.method
+        if weights:
+            row["normalized"] = {}
+        for measure, w in weights.items():
+            norm = ks_2samp(errors[i], errors[j], w[i], w[j])
+            row["normalized"][measure] = {"statistic": _rounded(norm.statistic), "pvalue": norm.pvalue}
+            row["normalized"][measure]["pvalue_method"] = norm.method
         rows.append(row)
     return rows
 
@@ -240,7 +251,7 @@ def build(
     sources: list[str],
     *,
     by: str = "space",
-    normalize: str | None = None,
+    normalize: str | Sequence[str] | None = None,
     bins: int = DEFAULT_BINS,
     seed: int = 0,
     samples: int = DEFAULT_SAMPLES,
@@ -255,7 +266,7 @@ def build(
     """
     from specgen.analysis import plots
 
-    summary, figures = _compare(sources, by, normalize, bins, seed, samples)
+    summary, figures = _compare(sources, by, measures(normalize), bins, seed, samples)
     report = Report(summary)
     for name, fig in figures.items():
         report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
@@ -265,7 +276,7 @@ def build(
 
 
 def _compare(
-    sources: list[str], by: str, normalize: str | None, bins: int, seed: int, samples: int
+    sources: list[str], by: str, normalize: tuple[str, ...], bins: int, seed: int, samples: int
 ) -> tuple[dict, dict]:
     """The summary and the figures (not rendered yet) of the sources' results."""
     _check_options(sources, by, normalize, seed)
@@ -281,19 +292,20 @@ def _compare(
     errors = [g.errors for g in groups]
     figures = {"edf": plots.edf_figure(names, [edf(e) for e in errors], errors, "error EDF")}
 
-    weights = None
-    if normalize:
-        complexity = [np.array([getattr(r, normalize) for r in g.results], dtype=np.float64) for g in groups]
+    weights = {}
+    for measure in normalize:
+        complexity = [np.array([getattr(r, measure) for r in g.results], dtype=np.float64) for g in groups]
         edges = complexity_edges(complexity, bins)
-        weights = [normalized_weights(c, edges) for c in complexity]
-        normalized = [edf(e, w) for e, w in zip(errors, weights, strict=True)]
-        title = f"{normalize}-normalized error EDF ({bins} bins)"
-        figures[f"edf-{normalize}"] = plots.edf_figure(names, normalized, errors, title)
+        weights[measure] = [normalized_weights(c, edges) for c in complexity]
+        normalized = [edf(e, w) for e, w in zip(errors, weights[measure], strict=True)]
+        title = f"{measure}-normalized error EDF ({bins} bins)"
+        figures[f"edf-{measure}"] = plots.edf_figure(names, normalized, errors, title)
 
-    # What a random search of n models finds, by the EDF compared (normalized when asked, as NDS draws).
-    by_group = weights if weights is not None else [None] * len(errors)
+    # What a random search of n models finds, by the EDF compared (normalized over the first measure
+    # named, as NDS draws).
+    by_group = weights[normalize[0]] if normalize else [None] * len(errors)
     curves = [curve(e, w, seed) for e, w in zip(errors, by_group, strict=True)]
-    what = f"{normalize}-normalized" if normalize else "random"
+    what = f"{normalize[0]}-normalized" if normalize else "random"
     figures["num-samples"] = plots.num_samples_figure(names, curves, f"min error of n {what} models")
 
     ranges = _ranges(groups, errors, samples, seed)
@@ -314,7 +326,7 @@ def _compare(
     summary = {
         "by": by,
         "sources": list(sources),
-        "normalize": normalize,
+        "normalize": list(normalize),
         "bins": bins if normalize else None,
         "bootstrap": {"samples": samples, "fraction": DEFAULT_FRACTION, "seed": seed},
         "diverged_error": DIVERGED_ERROR,
