@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -238,6 +239,42 @@ def test_a_format_3_store_reads_as_before_and_a_resumed_sweep_upgrades_it(tmp_pa
     db.close()
     after = read_store("sweep.db")[2]
     assert after[:2] == before[2][:2] and after[2]["status"] == "done"
+
+
+def test_a_task_trains_with_its_own_hyperparameters_in_place_of_the_job_s(monkeypatch):
+    from specgen.sweep import worker
+    from specgen.train.schedule import Schedule
+
+    used = []
+
+    class Trainer:
+        def train(self, net, schedule, seed, onnx_check):
+            used.append(schedule)
+            return SimpleNamespace(to_json=lambda: {"status": "done"})
+
+    monkeypatch.setattr(worker, "trainer_for", lambda job: Trainer())
+    job = worker.Job("synthetic:64", 16, Schedule(epochs=3, lr=0.05, weight_decay=5e-5))
+    spec = sample(OPTIMIZED, 1)[0].to_json()["spec"]
+    worker.train_task(job, spec, {"lr": 1.5, "weight_decay": 2e-4})
+    worker.train_task(job, spec)
+    assert used == [Schedule(epochs=3, lr=1.5, weight_decay=2e-4), job.schedule]
+
+
+def test_a_store_s_hyperparameters_that_are_not_an_object_are_one_line(tmp_path):
+    from specgen.sweep.store import Store
+
+    line = sample(OPTIMIZED, 1)[0].to_json()
+    store = Store.create(tmp_path / "s.db")
+    store.add([line])
+    assert store.runs()[0]["hyperparameters"] == line["hyperparameters"]
+    store.db.execute("UPDATE runs SET hyperparameters = '[1]'")
+    with pytest.raises(SpecError) as e:
+        store.runs()
+    store.close()
+    assert (
+        str(e.value)
+        == f"{tmp_path / 's.db'}: {line['id']}: hyperparameters: expected a JSON object, got an array"
+    )
 
 
 # --- rows with hyperparameters: checked column-wise and by the model alike ------------------------
