@@ -188,6 +188,8 @@ def test_a_sweep_trains_each_run_with_its_own_hyperparameters_and_analyze_plots_
     # Each run trained for its own epochs (one recorded per epoch), not the sweep's default 10.
     assert [r["epochs"] for r in runs] == [r["hyperparameters"]["epochs"] for r in runs]
     assert {r["hyperparameters"]["epochs"] for r in runs} <= {1, 2}
+    header = CliRunner().invoke(main, ["sweep", "status", "sweep.db"]).output.splitlines()[0]
+    assert header.endswith("at 16 px (lr, weight_decay, epochs drawn per run), precision auto")
 
     report = CliRunner().invoke(main, ["analyze", "sweep.db", "-o", "report", "--json"])
     assert report.exit_code == 0, report.output
@@ -209,6 +211,12 @@ def test_a_sweep_trains_each_run_with_its_own_hyperparameters_and_analyze_plots_
 def test_a_hyperparameter_set_on_the_command_line_and_drawn_by_the_space_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     space = _space_file(tmp_path, OPTIM)
+    assert _sweep(space, "--epochs", "1").exit_code == 0  # one the space does not draw
+    assert (
+        "data=synthetic:64 at 16 px, 1 epochs (lr, weight_decay drawn per run), precision"
+        in CliRunner().invoke(main, ["sweep", "status", "sweep.db"]).output
+    )
+    (tmp_path / "sweep.db").unlink()
     for option, value in (("--lr", "0.1"), ("--weight-decay", "5e-5"), ("--lr", "0.05")):
         result = _sweep(space, option, value)
         assert result.exit_code == 2

@@ -17,11 +17,15 @@ import sys
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specgen.atomic import missing_folders, remove_empty
 from specgen.errors import ROOT, SpecError
 from specgen.sweep.store import FINISHED, Store
 from specgen.sweep.worker import Job
+
+if TYPE_CHECKING:
+    from specgen.space.schema import DesignSpace
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,15 @@ class Sweep:
     given: frozenset[str] = frozenset()
     """The schedule's hyperparameters set on the command line (the others are its defaults)."""
 
-    def check_hyperparameters(self) -> None:
-        """Refuse a hyperparameter both set on the command line and drawn by the space, in one line."""
+    def design_space(self) -> DesignSpace:
+        """The space, loaded (a built-in name or a file)."""
         from specgen.space.builtins import load_space
 
-        space = load_space(self.space)
+        return load_space(self.space)
+
+    def check_hyperparameters(self) -> None:
+        """Refuse a hyperparameter both set on the command line and drawn by the space, in one line."""
+        space = self.design_space()
         for name in space.hyperparameters:
             if name in self.given:
                 option = "--" + name.replace("_", "-")
@@ -52,11 +60,14 @@ class Sweep:
                 )
 
     def settings(self) -> dict:
-        """The settings a store is bound to; `time` only when on, so stores made before it still match."""
+        """The settings a store is bound to; `time` and the drawn hyperparameters only when there are some,
+        so stores made before them still match."""
         job = self.job
         timed = {"time": True} if job.time else {}
+        drawn = list(self.design_space().hyperparameters)
         return {
             **timed,
+            **({"hyperparameters": drawn} if drawn else {}),
             "space": self.space,
             "n": self.n,
             "seed": job.seed,
@@ -69,12 +80,15 @@ class Sweep:
 
     def samples(self) -> list[dict]:
         """The sampled networks, as sample lines; the band is counted at the training resolution."""
-        from specgen.space.builtins import load_space
         from specgen.space.sampler import sample
 
-        space = load_space(self.space)
         drawn = sample(
-            space, self.n, seed=self.job.seed, flops=self.flops, resolution=self.job.resolution, unique=True
+            self.design_space(),
+            self.n,
+            seed=self.job.seed,
+            flops=self.flops,
+            resolution=self.job.resolution,
+            unique=True,
         )
         return [s.to_json() for s in drawn]
 

@@ -52,10 +52,13 @@ def summary(path: str | Path) -> dict:
 def render(info: dict) -> str:
     """The summary as text: settings, a table of statuses, and the best runs."""
     s = info["settings"] or {}
+    drawn = s.get("hyperparameters") or []
+    schedule = "" if "epochs" in drawn else f", {s.get('schedule', {}).get('epochs')} epochs"
+    if drawn:
+        schedule += f" ({', '.join(drawn)} drawn per run)"
     lines = [
         f"{info['store']}: {s.get('space')} n={s.get('n')} seed={s.get('seed')} data={s.get('data')} "
-        f"at {s.get('resolution')} px, {s.get('schedule', {}).get('epochs')} epochs, "
-        f"precision {s.get('precision')}",
+        f"at {s.get('resolution')} px{schedule}, precision {s.get('precision')}",
         "",
         table(["status", "runs"], [[k, v] for k, v in info["counts"].items()]),
     ]
