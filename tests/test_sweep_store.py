@@ -109,7 +109,10 @@ def test_foreign_and_missing_stores_are_one_line(tmp_path):
     other.execute("INSERT INTO meta VALUES ('format', 'someone-else/2')")
     other.commit()
     other.close()
-    expected = r"other.db: format: expected specgen-sweep/4 or specgen-sweep/3 or specgen-sweep/2, got 'someone-else/2'"
+    expected = (
+        r"other.db: format: expected specgen-sweep/4 or specgen-sweep/3 or specgen-sweep/2, "
+        r"got 'someone-else/2'"
+    )
     with pytest.raises(SpecError, match=expected):
         read_results(tmp_path / "other.db")
     result = CliRunner().invoke(main, ["sweep", "status", str(tmp_path / "missing.db")])
