@@ -1,8 +1,8 @@
 """The README's examples print what the README shows.
 
 Every fenced block whose lines start with `$ ` is run, command by command, by bash in an empty folder
-that holds the repository's `specs/` and each JSON spec the README shows, as `<its name>.json`. The
-output under a command must match the lines the README shows under it, where
+that holds the repository's `specs/` and `docs/` and each JSON spec the README shows, as `<its name>.json`.
+The output under a command must match the lines the README shows under it, where
 - a line `...` stands for any number of lines, and `...` inside a line for any text;
 - durations and rates (`2.75 s`, `16 s`, `4,185 img/s`, a progress bar's `00:05<00:00, 36.80step/s`) are
   machine-dependent, as the README says, and match any figure;
@@ -32,10 +32,25 @@ MACHINE_DEPENDENT = re.compile(
 RULE = re.compile(r"-+(?: +-+)*")  # the line under a table's headers
 
 
+def _fenced(info: str) -> list[str]:
+    """The bodies of the README's fenced blocks whose opening fence reads ```<info>, in order."""
+    bodies, opened, lines = [], None, []
+    for line in README.splitlines():
+        if opened is None and line.startswith("```"):
+            opened, lines = line[3:].strip(), []
+        elif opened is not None and line == "```":
+            if opened == info:
+                bodies.append("\n".join(lines) + "\n")
+            opened = None
+        elif opened is not None:
+            lines.append(line)
+    return bodies
+
+
 def _example_blocks() -> list[list[tuple[str, list[str]]]]:
     """Each shell example as (command, expected output lines) pairs, in README order."""
     blocks = []
-    for body in re.findall(r"^```\n(.*?)^```$", README, flags=re.S | re.M):
+    for body in _fenced(""):
         lines = body.splitlines()
         if not lines or not lines[0].startswith("$ "):
             continue
@@ -52,7 +67,7 @@ def _example_blocks() -> list[list[tuple[str, list[str]]]]:
 def _readme_specs() -> dict[str, str]:
     """The JSON specs the README shows, by the file name the examples use for them."""
     specs = {}
-    for body in re.findall(r"^```json\n(.*?)^```$", README, flags=re.S | re.M):
+    for body in _fenced("json"):
         spec = json.loads(body)
         specs[f"{spec['name']}.json"] = body
     return specs
@@ -87,6 +102,7 @@ BLOCKS = _example_blocks()
 
 def test_the_readme_has_examples_to_run():
     commands = [command for block in BLOCKS for command, _ in block]
+    assert len(BLOCKS) == README.count("\n```\n$ ")
     assert any(c.startswith("specgen emit ") for c in commands)
     assert any("specgen train " in c for c in commands)
     assert any("specgen sweep " in c for c in commands)
@@ -114,6 +130,7 @@ def test_the_matcher_is_strict_where_the_readme_is():
 @pytest.mark.parametrize("block", BLOCKS, ids=[block[0][0].split(" -")[0][:60] for block in BLOCKS])
 def test_readme_example(block, tmp_path):
     (tmp_path / "specs").symlink_to(SPECS, target_is_directory=True)
+    (tmp_path / "docs").symlink_to(ROOT / "docs", target_is_directory=True)
     for name, text in _readme_specs().items():
         (tmp_path / name).write_text(text)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
