@@ -344,17 +344,7 @@ def network(
             strict=True,
         )
     ]
-    fields = {
-        "name": name,
-        "stem_type": space.stem_type,
-        "block_type": space.block_type,
-        "stem_width": space.stem_width,
-        "stages": body,
-        "se_ratio": space.se_ratio,
-        "num_classes": space.num_classes,
-        "in_channels": space.in_channels,
-        "resolution": resolution,
-    }
+    fields = {"name": name, **space.fixed_fields(), "stages": body, "resolution": resolution}
     return NetworkSpec.model_validate(fields, context={MEASURED: measured})
 
 

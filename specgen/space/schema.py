@@ -197,6 +197,17 @@ class DesignSpace(BaseModel):
         """The parameters drawn once per network (shared ones, or all of a RegNet space's)."""
         return [p for p in self.parameters if not self.per_stage(p)]
 
+    def fixed_fields(self) -> dict:
+        """The network fields the space fixes for every sample (a fixed variant's stem and block)."""
+        return {
+            "stem_type": self.stem_type,
+            "block_type": self.block_type,
+            "stem_width": self.stem_width,
+            "se_ratio": self.se_ratio,
+            "num_classes": self.num_classes,
+            "in_channels": self.in_channels,
+        }
+
     def support(self, parameter: str) -> np.ndarray:
         return self.parameters[parameter].support
 

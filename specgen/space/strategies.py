@@ -118,15 +118,7 @@ def near_space_specs(draw, space: DesignSpace | str) -> NetworkSpec | RegNetSpec
     is itself valid (buildable), so only the space's rules can refuse it.
     """
     space = _variant(draw, _space(space))
-    fixed = {
-        "stem_type": space.stem_type,
-        "block_type": space.block_type,
-        "stem_width": space.stem_width,
-        "se_ratio": space.se_ratio,
-        "num_classes": space.num_classes,
-        "in_channels": space.in_channels,
-        "resolution": space.resolution,
-    }
+    fixed = {**space.fixed_fields(), "resolution": space.resolution}
     if space.resolver is not None:
         rule = space.resolver.spec_fields()
         values = {p: _near(space.support(p), draw) for p in space.parameters}
