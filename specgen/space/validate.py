@@ -17,15 +17,7 @@ from specgen.space.schema import DesignSpace
 
 def design_of(space: DesignSpace, spec: RegNetSpec | NetworkSpec, source: str) -> Designs:
     """A spec's free parameters as a batch of one, refusing a spec of the wrong form."""
-    fixed = {
-        "stem_type": space.stem_type,
-        "block_type": space.block_type,
-        "stem_width": space.stem_width,
-        "se_ratio": space.se_ratio,
-        "num_classes": space.num_classes,
-        "in_channels": space.in_channels,
-    }
-    for field, expected in fixed.items():
+    for field, expected in space.fixed_fields().items():
         if getattr(spec, field) != expected:
             form = "{:g}" if isinstance(expected, int | float) else "{}"
             raise SpecError(
