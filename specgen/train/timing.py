@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import ValidationError
 from tqdm import tqdm
 
@@ -29,6 +28,7 @@ from specgen.network import complexity
 from specgen.network.spec import NetworkSpec
 from specgen.train.modules import DEFAULT_CACHE, cache_folder, network_class
 from specgen.train.trainer import (
+    batch_loss,
     hardware,
     preferred_memory_format,
     resolve_device,
@@ -247,8 +247,8 @@ def torch_call(model: torch.nn.Module, net: NetworkSpec, mode: str, settings: Se
         with torch.no_grad():
             forward()
 
-    def train_step() -> None:  # the loss on fp32 logits, as the trainer takes it
-        F.cross_entropy(forward().float(), y).backward()
+    def train_step() -> None:
+        batch_loss(run, x, y, device.type, bf16).backward()
         model.zero_grad(set_to_none=True)
 
     return train_step if mode == "train" else evaluate

@@ -129,6 +129,16 @@ def fit_to_data(net: NetworkSpec, data: Dataset) -> NetworkSpec:
         raise SpecError(net.name, *first_error(e)) from None
 
 
+def batch_loss(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device_type: str, bf16: bool
+) -> torch.Tensor:
+    """The mean cross-entropy of a batch. In bf16 only the network runs under autocast: the loss is
+    taken on fp32 logits, and the weights, their gradients and SGD's momentum stay fp32."""
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(x)
+    return F.cross_entropy(logits.float(), y)
+
+
 class Trainer:
     """A dataset held on one device, and the loop that trains networks against it."""
 
@@ -260,11 +270,8 @@ class Trainer:
         return running.item() / steps, time.perf_counter() - start
 
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The mean cross-entropy of a batch. In bf16 only the network runs under autocast: the loss is
-        taken on fp32 logits, and the weights, their gradients and SGD's momentum stay fp32."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits = model(x)
-        return F.cross_entropy(logits.float(), y)
+        """The mean cross-entropy of a batch, at this trainer's device and precision."""
+        return batch_loss(model, x, y, self.device.type, self.bf16)
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> float | None:
