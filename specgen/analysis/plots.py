@@ -11,14 +11,17 @@ import contextlib
 import functools
 import io
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -26,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
 from specgen.analysis.fit import QuantizedLinearFit
+from specgen.analysis.forked import map_forked
 from specgen.analysis.num_samples import Point
 from specgen.analysis.parameters import LOG_SCALED
 from specgen.analysis.results import DIVERGED_ERROR
@@ -57,12 +61,91 @@ def color(i: int) -> str:
 
 
 def render(fig: Figure) -> tuple[bytes, bytes]:
-    """(PNG, SVG) bytes of a figure, without timestamps or version strings."""
-    png, svg = io.BytesIO(), io.BytesIO()
+    """(PNG, SVG) bytes of a figure, without timestamps or version strings.
+
+    Rasterized artists (a scatter's points) are drawn once: onto layers of their own that are laid
+    onto the PNG where the artists stand, and that are the SVG's images.
+    """
     with rc_context(_STYLE), _boxes_for_missing_glyphs():
-        FigureCanvasAgg(fig).print_png(png, metadata={"Software": None})
-        FigureCanvasSVG(fig).print_svg(svg, metadata={"Date": None, "Creator": None})
-    return png.getvalue(), svg.getvalue()
+        layers: list[RendererAgg] = []
+        return _png(fig, layers), _svg(fig, iter(layers))
+
+
+def render_all(figures: Mapping[str, Figure]) -> dict[str, bytes]:
+    """Every figure's PNG and SVG by file name, two figures drawn at a time where the machine can."""
+    files = {}
+    for name, (png, svg) in zip(figures, map_forked(render, list(figures.values())), strict=True):
+        files[f"{name}.png"], files[f"{name}.svg"] = png, svg
+    return files
+
+
+def _png(fig: Figure, layers: list[RendererAgg]) -> bytes:
+    """The figure drawn with Agg, each run of rasterized artists onto a new layer kept in `layers`."""
+    canvas = FigureCanvasAgg(fig)
+    width, height = fig.get_size_inches()
+
+    def layer(*size_and_dpi: float) -> RendererAgg:
+        layers.append(RendererAgg(*size_and_dpi))
+        return layers[-1]
+
+    fig.draw(MixedModeRenderer(fig, width, height, fig.dpi, canvas.get_renderer(), layer))
+    out = io.BytesIO()
+    # zlib's level 3, its last fast one: two thirds of the time of its default (6), files 2% larger.
+    pixels, options = canvas.buffer_rgba(), {"compress_level": 3}
+    imsave(
+        out,
+        pixels,
+        format="png",
+        origin="upper",
+        dpi=fig.dpi,
+        metadata={"Software": None},
+        pil_kwargs=options,
+    )
+    return out.getvalue()
+
+
+def _svg(fig: Figure, layers: Iterator[RendererAgg]) -> bytes:
+    """The figure as SVG (what FigureCanvasSVG.print_svg writes), its images the layers already drawn."""
+    FigureCanvasSVG(fig)
+    width, height = fig.get_size_inches()
+    dpi, fig.dpi = fig.dpi, 72  # the SVG's unit is the point; the layers keep the figure's dpi
+    out = io.StringIO()
+    try:
+        metadata = {"Date": None, "Creator": None}
+        svg = RendererSVG(width * 72, height * 72, out, image_dpi=dpi, metadata=metadata)
+        renderer = MixedModeRenderer(fig, width, height, dpi, svg, lambda *_: _Drawn(next(layers)))
+        fig.draw(renderer)
+        renderer.finalize()
+    finally:
+        fig.dpi = dpi
+    return out.getvalue().encode()
+
+
+class _Drawn(RendererBase):
+    """A layer drawn for the PNG, standing in for the SVG's raster renderer: drawing onto it draws
+    nothing, and the mixed-mode renderer takes its pixels for the SVG's image."""
+
+    def __init__(self, layer: RendererAgg) -> None:
+        super().__init__()
+        self._layer = layer
+
+    def buffer_rgba(self) -> memoryview:
+        return self._layer.buffer_rgba()
+
+    def draw_path(self, *args, **kwargs) -> None:
+        pass
+
+    def draw_markers(self, *args, **kwargs) -> None:
+        pass
+
+    def draw_path_collection(self, *args, **kwargs) -> None:
+        pass
+
+    def draw_image(self, *args, **kwargs) -> None:
+        pass
+
+    def draw_gouraud_triangles(self, *args, **kwargs) -> None:
+        pass
 
 
 @contextlib.contextmanager

@@ -268,8 +268,7 @@ def build(
 
     summary, figures = _compare(sources, by, measures(normalize), bins, seed, samples)
     report = Report(summary)
-    for name, fig in figures.items():
-        report.files[f"{name}.png"], report.files[f"{name}.svg"] = plots.render(fig)
+    report.files.update(plots.render_all(figures))
     report.files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
     report.files["index.html"] = _html(report).encode()
     return report
