@@ -80,8 +80,8 @@ def validate_spec(data: object, source: str) -> RegNetSpec | NetworkSpec:
         raise SpecError(source, path, message) from None
 
 
-def read_text(path: str | Path, limit: int = MAX_SPEC_BYTES) -> str:
-    """A spec file's text, refusing what is missing, unreadable or oversized."""
+def read_bytes(path: str | Path, limit: int = MAX_SPEC_BYTES) -> bytes:
+    """A file's bytes, refusing what is missing, unreadable or oversized."""
     path = Path(path)
     source = str(path)
     try:
@@ -90,13 +90,25 @@ def read_text(path: str | Path, limit: int = MAX_SPEC_BYTES) -> str:
             raise SpecError(source, ROOT, "expected a file, got a directory or device")
         if size > limit:
             raise SpecError(source, ROOT, f"expected at most {limit:,} bytes, got {size:,}")
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise SpecError(source, ROOT, "file not found") from None
-    except UnicodeDecodeError:
-        raise SpecError(source, ROOT, "expected UTF-8 text") from None
     except OSError as e:
         raise SpecError(source, ROOT, f"cannot read: {e.strerror}") from None
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """A file's bytes as text, as open() reads it: UTF-8, and every line ending ('\\r\\n', '\\r') as '\\n'."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(source, ROOT, "expected UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text(path: str | Path, limit: int = MAX_SPEC_BYTES) -> str:
+    """A spec file's text, refusing what is missing, unreadable, oversized or not UTF-8."""
+    return decode_text(read_bytes(path, limit), str(path))
 
 
 def load_spec(path: str | Path) -> RegNetSpec | NetworkSpec:

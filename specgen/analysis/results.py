@@ -28,11 +28,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import contains, ge, itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specgen.analysis.bulk import (
@@ -48,8 +50,8 @@ from specgen.analysis.bulk import (
 from specgen.analysis.published import read_published
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.network import limits
-from specgen.network.spec import Name, NetworkSpec
-from specgen.specfile import parse_json, read_text, refuse_duplicates, validate_spec
+from specgen.network.spec import Name, NetworkSpec, Stage
+from specgen.specfile import decode_text, parse_json, read_bytes, read_text, refuse_duplicates, validate_spec
 from specgen.sweep.cells import restore
 from specgen.sweep.store import HYPERPARAMETERS, TIMING_FIELDS, read_results
 from specgen.train.schedule import HYPERPARAMETER_LIMITS
@@ -211,6 +213,41 @@ def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result
 
 _STATUSES = frozenset({None, "done", "diverged", "failed"})
 _REQUIRED = frozenset(COLUMNS)
+_OPTIONAL = ("status", *TIMING_FIELDS, HYPERPARAMETERS)
+"""The fields of _Row a row may leave out."""
+
+
+@dataclass
+class _Columns:
+    """The rows that are objects with every column and a design object, read column-wise."""
+
+    where: np.ndarray
+    """Their places among the rows."""
+    rows: list[dict]
+    values: dict[str, list]
+    """Each field of _Row's values, None where a row leaves it out."""
+    keys: set[str]
+    """Every key they hold."""
+
+
+def _columns(rows: list) -> _Columns:
+    """The rows' columns, each read in one pass (the passes over 100,000 objects are most of the time)."""
+    if (
+        set(map(type, rows)) <= {dict}
+        and all(map(ge, map(dict.keys, rows), repeat(_REQUIRED)))
+        and set(map(type, map(itemgetter("design"), rows))) <= {dict}
+    ):
+        where = np.arange(len(rows))
+    else:
+        where = np.flatnonzero(
+            [type(r) is dict and r.keys() >= _REQUIRED and type(r["design"]) is dict for r in rows]
+        )
+        rows = [rows[i] for i in where]
+    keys = set(chain.from_iterable(rows))
+    values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
+    for field in _OPTIONAL:
+        values[field] = list(map(dict.get, rows, repeat(field))) if field in keys else [None] * len(rows)
+    return _Columns(where, rows, values, keys)
 
 
 def plainly_valid_rows(rows: list) -> np.ndarray:
@@ -220,32 +257,31 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
     The rules of _Row and _Design again, over columns: the tests prove both give the same verdicts.
     """
     out = np.zeros(len(rows), bool)
-    where = np.flatnonzero(
-        [type(r) is dict and r.keys() >= _REQUIRED and type(r["design"]) is dict for r in rows]
-    )
-    rows = [rows[i] for i in where]
+    columns = _columns(rows)
+    out[columns.where] = _plain(columns.values)
+    return out
 
-    def column(field: str) -> list:
-        return list(map(itemgetter(field), rows))
 
-    ok = printable(column("id"), MAX_ID_LENGTH) & names(column("space"))
-    ok &= within(integers(column("flops")), 0, limits.MAX_FLOPS)
-    ok &= within(integers(column("params")), 0, limits.MAX_PARAMS)
-    errors = column("error")
+def _plain(values: dict[str, list]) -> np.ndarray:
+    """plainly_valid_rows of rows read column-wise."""
+    ok = printable(values["id"], MAX_ID_LENGTH) & names(values["space"])
+    ok &= within(integers(values["flops"]), 0, limits.MAX_FLOPS)
+    ok &= within(integers(values["params"]), 0, limits.MAX_PARAMS)
+    errors = values["error"]
     no_error = of_type(errors, type(None))
     ok &= no_error | within(numbers(errors, (int, float)), 0.0, 1.0)
-    statuses = [r.get("status") for r in rows]
+    statuses = values["status"]
     ok &= one_of(statuses, _STATUSES)
     for field in TIMING_FIELDS:
-        times = [r.get(field) for r in rows]
+        times = values[field]
         ok &= of_type(times, type(None)) | within(numbers(times, (int, float)), 0.0, MAX_SECONDS)
     if no_error.any():
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
-    ok &= _plain_hyperparameters([r.get(HYPERPARAMETERS) for r in rows])
-    designs = [r["design"] for r in rows]
+    ok &= _plain_hyperparameters(values[HYPERPARAMETERS])
+    designs = values["design"]
 
     def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
-        values = [d.get(field) for d in designs]
+        values = list(map(dict.get, designs, repeat(field)))
         return of_type(values, type(None)) | valid(numbers(values, kinds))
 
     ok &= drawn("w0", (int,), lambda x: within(x, 1, limits.MAX_W0))  # gt=0, on integers
@@ -254,9 +290,8 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
     ok &= drawn("group_width", (int,), lambda x: within(x, 1, limits.MAX_GROUP_WIDTH))
     b = (limits.MIN_BOTTLENECK_RATIO, limits.MAX_BOTTLENECK_RATIO)
     ok &= drawn("bottleneck_ratio", (int, float), lambda x: within(x, *b))
-    ok &= plainly_valid_networks([r["spec"] for r in rows])
-    out[where] = ok
-    return out
+    ok &= plainly_valid_networks(values["spec"])
+    return ok
 
 
 def _plain_hyperparameters(drawn: list) -> np.ndarray:
@@ -276,14 +311,168 @@ def _plain_hyperparameters(drawn: list) -> np.ndarray:
 
 def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
     """Results of rows, the first bad one refused: rows checked column-wise, the others one by one."""
-    plain = plainly_valid_rows(rows)
+    columns = _columns(rows)
+    return _checked_results(rows, sources, origin, columns, _plain(columns.values))
+
+
+def _checked_results(
+    rows: list, sources: list[str], origin: str, columns: _Columns, plain: np.ndarray
+) -> list[Result]:
+    """Results of rows: those plainly valid (`plain`, of `columns`) made from their columns, the others
+    by `result_from_row`, in order, so that the first bad row is the one refused."""
+    fast = np.flatnonzero(plain)
+    whole = len(fast) == len(plain)
+
+    def column(field: str) -> list:
+        values = columns.values[field]
+        return values if whole else [values[i] for i in fast]
+
+    errors = _floats(column("error"))
+    statuses = column("status")
+    if None in statuses:
+        outcome = ["done" if e is not None else "diverged" for e in errors]
+        statuses = [s or o for s, o in zip(statuses, outcome, strict=True)]
+    made = map(
+        Result,
+        repeat(origin),
+        [sources[i] for i in columns.where[fast]] if len(fast) < len(rows) else sources,
+        *map(column, ("id", "space", "design", "flops", "params", "spec")),
+        statuses,
+        errors,
+        *(_floats(column(field)) for field in TIMING_FIELDS),
+        [h or {} for h in column(HYPERPARAMETERS)],
+    )
+    if len(fast) == len(rows):
+        return list(made)
+    is_plain = np.zeros(len(rows), bool)
+    is_plain[columns.where[fast]] = True
     return [
-        _result(row, source, origin, row["spec"]) if ok else result_from_row(row, source, origin)
-        for row, source, ok in zip(rows, sources, plain, strict=True)
+        next(made) if ok else result_from_row(row, source, origin)
+        for row, source, ok in zip(rows, sources, is_plain.tolist(), strict=True)
     ]
 
 
+def _floats(values: list) -> list:
+    """Numbers as floats, and None, as _Row holds them."""
+    if set(map(type, values)) <= {float, type(None)}:
+        return values
+    return [None if v is None else float(v) for v in values]
+
+
+_BOM = "\ufeff".encode()
+"""The byte order mark spreadsheets write."""
+_LINE_BREAKS_BEYOND_ASCII = ("\x85", "\u2028", "\u2029")
+"""Where str.splitlines (the reference reading) breaks a line and bytes.splitlines does not; of the
+others (\\v, \\f, \\x1c-\\x1e) no JSON line holds one, and a blank one is looked at."""
+_ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
+_ROW_FIELDS = frozenset({*COLUMNS, *_OPTIONAL})
+_DESIGN_FIELDS = frozenset(_Design.model_fields)
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _jsonl_results(data: bytes, path: str) -> list[Result]:
+    """The results of a JSONL file's bytes: read by orjson where that is sure to give what json gives,
+    else by json (`_jsonl_rows`), which words any refusal."""
+    results = _read_fast(data, path)
+    return _jsonl_rows(decode_text(data, path), path) if results is None else results
+
+
+def _read_fast(data: bytes, path: str) -> list[Result] | None:
+    """The results of a JSONL file read by orjson; None where orjson could read it otherwise than json
+    (which reads NaN, a lone surrogate and integers past 64 bits, refuses a key given twice, and splits
+    lines alike only in ASCII).
+
+    Rows not plainly valid, and rows holding unchecked values that orjson may read otherwise (nested,
+    or numbers past 2**63), are read again by json, one by one. A key given twice in a row read only
+    by orjson shows in a count: outside strings, the text holds a ':' for each key it gives, so it
+    holds as many as the rows' objects have keys plus the ':' in their strings only when no object
+    lost a key (a string's escaped ':', '\\u003a', does not show: a text with one is left to json).
+    """
+    if not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if any(c in text for c in _LINE_BREAKS_BEYOND_ASCII):
+            return None
+    if b"\\" in data and any(c in data for c in _ESCAPED_COLONS):
+        return None
+    lines = data.splitlines()
+    kept = [lineno for lineno, line in enumerate(lines, 1) if line.strip()]
+    if len(kept) < len(lines):
+        if any(b"\v" in line or b"\f" in line for line in lines if not line.strip()):
+            return None  # a line break to str.splitlines, and a blank line to both
+        lines = [lines[lineno - 1] for lineno in kept]
+    try:
+        rows = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        return None
+    columns = _columns(rows)
+    plain = _plain(columns.values)
+    alike, colons = _read_alike(columns, plain)
+    plain[plain] = alike
+    again = np.ones(len(rows), bool)
+    again[columns.where[plain]] = False
+    again = np.flatnonzero(again)
+    try:
+        for i in again:
+            rows[i] = json.loads(lines[i].decode("utf-8"), object_pairs_hook=refuse_duplicates)
+    except (ValueError, RecursionError):
+        return None
+    if data.count(b":") - sum(lines[i].count(b":") for i in again) != colons[alike].sum():
+        return None
+    return _checked_results(rows, [f"{path}:{lineno}" for lineno in kept], path, columns, plain)
+
+
+def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where plainly valid rows hold only values that orjson and json read alike, and the ':' the text
+    of each shows: a key's, and those in its strings.
+
+    Plainly valid, a row's checked values are strings, None and numbers within bounds below 2**63
+    (past which orjson reads an integer as a float), and only its id may hold a ':' (not a name, a
+    status, a spec's kind or its type and option words). The other columns and drawn values, which
+    pass unchecked, must be strings, None, bools or numbers below 2**63.
+    """
+    fast = np.flatnonzero(plain)
+    whole = len(fast) == len(plain)
+
+    def column(values: list) -> list:
+        return values if whole else [values[i] for i in fast]
+
+    rows, designs, specs = column(columns.rows), *map(column, map(columns.values.get, ("design", "spec")))
+
+    def sizes(objects) -> np.ndarray:
+        return np.fromiter(map(len, objects), np.int64, len(fast))
+
+    colons = sizes(rows) + sizes(designs) + sizes(specs)
+    colons += sizes(map(itemgetter("stages"), specs)) * len(Stage.model_fields)
+    drawn = column(columns.values[HYPERPARAMETERS])
+    if any(drawn):
+        colons += [len(h) if h else 0 for h in drawn]
+    colons += np.fromiter(map(str.count, column(columns.values["id"]), repeat(":")), np.int64, len(fast))
+    alike = np.ones(len(fast), bool)
+    others = set(chain.from_iterable(designs)) - _DESIGN_FIELDS
+    for objects, keys in ((rows, columns.keys - _ROW_FIELDS), (designs, others)):
+        for key in keys:
+            values = list(map(dict.get, objects, repeat(key)))
+            alike &= _scalar(values)
+            if ":" in key:
+                holding = np.fromiter(map(contains, objects, repeat(key)), np.int64, len(fast))
+                colons += holding * key.count(":")
+            if str in map(type, values):
+                colons += [v.count(":") if type(v) is str else 0 for v in values]
+    return alike, colons
+
+
+def _scalar(values: list) -> np.ndarray:
+    """Where a value is a string, None, a bool, or a number below 2**63 (read alike by orjson and json)."""
+    if set(map(type, values)) <= _SCALARS:
+        return np.ones(len(values), bool)
+    return np.array([type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values], bool)
+
+
 def _jsonl_rows(text: str, path: str) -> list[Result]:
+    """The results of a JSONL file's text, read by json (every line in one call where they parse)."""
     lines = text.splitlines()
     kept = [lineno for lineno, line in enumerate(lines, 1) if line.strip()]
     if len(kept) < len(lines):  # blank lines are left out
@@ -393,9 +582,10 @@ def _load(path: str, skipped: dict[str, int]) -> list[Result]:
             raise SpecError(path, ROOT, f"expected a network specgen builds, got only {families} records")
         for family, count in published.skipped.items():
             skipped[family] = skipped.get(family, 0) + count
-    elif suffix in (".jsonl", ".csv"):
-        text = read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff")  # the BOM spreadsheets write
-        results = _jsonl_rows(text, path) if suffix == ".jsonl" else _csv_rows(text, path)
+    elif suffix == ".jsonl":
+        results = _jsonl_results(read_bytes(path, MAX_RESULTS_BYTES).removeprefix(_BOM), path)
+    elif suffix == ".csv":
+        results = _csv_rows(read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff"), path)
     else:
         results = _store_rows(path)
     if not results:
