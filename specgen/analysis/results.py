@@ -25,11 +25,11 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain, repeat
-from operator import contains, ge, itemgetter
+from operator import contains, itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +38,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specgen.analysis.bulk import (
+    fields_of,
     integers,
     names,
     numbers,
@@ -213,6 +214,7 @@ def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result
 
 _STATUSES = frozenset({None, "done", "diverged", "failed"})
 _REQUIRED = frozenset(COLUMNS)
+_DRAWN = tuple(_Design.model_fields)
 _OPTIONAL = ("status", *TIMING_FIELDS, HYPERPARAMETERS)
 """The fields of _Row a row may leave out."""
 
@@ -232,19 +234,19 @@ class _Columns:
 
 def _columns(rows: list) -> _Columns:
     """The rows' columns, each read in one pass (the passes over 100,000 objects are most of the time)."""
-    if (
-        set(map(type, rows)) <= {dict}
-        and all(map(ge, map(dict.keys, rows), repeat(_REQUIRED)))
-        and set(map(type, map(itemgetter("design"), rows))) <= {dict}
-    ):
+    values = None
+    if set(map(type, rows)) <= {dict}:
+        with suppress(KeyError):  # a row without a column
+            values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
+    if values is not None and set(map(type, values["design"])) <= {dict}:
         where = np.arange(len(rows))
     else:
         where = np.flatnonzero(
             [type(r) is dict and r.keys() >= _REQUIRED and type(r["design"]) is dict for r in rows]
         )
         rows = [rows[i] for i in where]
+        values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
     keys = set(chain.from_iterable(rows))
-    values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
     for field in _OPTIONAL:
         values[field] = list(map(dict.get, rows, repeat(field))) if field in keys else [None] * len(rows)
     return _Columns(where, rows, values, keys)
@@ -279,10 +281,13 @@ def _plain(values: dict[str, list]) -> np.ndarray:
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
     ok &= _plain_hyperparameters(values[HYPERPARAMETERS])
     designs = values["design"]
+    try:  # every design draws every value (as RegNet's do)
+        design = fields_of(designs, _DRAWN)
+    except KeyError:
+        design = {field: list(map(dict.get, designs, repeat(field))) for field in _DRAWN}
 
     def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
-        values = list(map(dict.get, designs, repeat(field)))
-        return of_type(values, type(None)) | valid(numbers(values, kinds))
+        return of_type(design[field], type(None)) | valid(numbers(design[field], kinds))
 
     ok &= drawn("w0", (int,), lambda x: within(x, 1, limits.MAX_W0))  # gt=0, on integers
     ok &= drawn("wa", (int, float), lambda x: within(x, 0.0, limits.MAX_WA))
@@ -366,8 +371,9 @@ _LINE_BREAKS_BEYOND_ASCII = ("\x85", "\u2028", "\u2029")
 others (\\v, \\f, \\x1c-\\x1e) no JSON line holds one, and a blank one is looked at."""
 _ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
 _ROW_FIELDS = frozenset({*COLUMNS, *_OPTIONAL})
-_DESIGN_FIELDS = frozenset(_Design.model_fields)
+_DESIGN_FIELDS = frozenset(_DRAWN)
 _SCALARS = frozenset({str, int, bool, type(None)})
+"""The values orjson and json read alike (and floats below 2**63)."""
 
 
 def _jsonl_results(data: bytes, path: str) -> list[Result]:
@@ -452,23 +458,32 @@ def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.nd
     colons += np.fromiter(map(str.count, column(columns.values["id"]), repeat(":")), np.int64, len(fast))
     alike = np.ones(len(fast), bool)
     others = set(chain.from_iterable(designs)) - _DESIGN_FIELDS
-    for objects, keys in ((rows, columns.keys - _ROW_FIELDS), (designs, others)):
+    for objects, keys in ((rows, sorted(columns.keys - _ROW_FIELDS)), (designs, sorted(others))):
+        if not keys:
+            continue
+        values = _values(objects, keys)
+        types = set(map(type, values))
+        if not types <= _SCALARS:
+            scalar = [type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values]
+            alike &= np.reshape(scalar, (-1, len(keys))).all(axis=1)
         for key in keys:
-            values = list(map(dict.get, objects, repeat(key)))
-            alike &= _scalar(values)
             if ":" in key:
                 holding = np.fromiter(map(contains, objects, repeat(key)), np.int64, len(fast))
                 colons += holding * key.count(":")
-            if str in map(type, values):
-                colons += [v.count(":") if type(v) is str else 0 for v in values]
+        if str in types:
+            shown = [v.count(":") if type(v) is str else 0 for v in values]
+            colons += np.reshape(shown, (-1, len(keys))).sum(axis=1)
     return alike, colons
 
 
-def _scalar(values: list) -> np.ndarray:
-    """Where a value is a string, None, a bool, or a number below 2**63 (read alike by orjson and json)."""
-    if set(map(type, values)) <= _SCALARS:
-        return np.ones(len(values), bool)
-    return np.array([type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values], bool)
+def _values(objects: list[dict], keys: list[str]) -> list:
+    """The values of `keys` in each object, object by object (None where one is left out), in one pass."""
+    try:
+        if len(keys) == 1:
+            return list(map(itemgetter(*keys), objects))
+        return list(chain.from_iterable(map(itemgetter(*keys), objects)))
+    except KeyError:
+        return [o.get(key) for o in objects for key in keys]
 
 
 def _jsonl_rows(text: str, path: str) -> list[Result]:
