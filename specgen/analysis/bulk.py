@@ -69,12 +69,21 @@ def integers(values: list) -> np.ndarray:
     return np.array([v if type(v) is int and -1 < v < 2**63 else -1 for v in values], np.int64)
 
 
-def numbers(values: list, kinds: tuple[type, ...] = (float,)) -> np.ndarray:
-    """Values of the given types as float64; anything else (None too) as NaN, which every bound refuses."""
-    if set(map(type, values)) <= {*kinds, type(None)}:
+def numbers(values: list, kinds: tuple[type, ...] = (float,), types: set | None = None) -> np.ndarray:
+    """Values of the given types as float64; anything else (None too) as NaN, which every bound refuses.
+    `types`: the values' types, where known."""
+    if (set(map(type, values)) if types is None else types) <= {*kinds, type(None)}:
         with suppress(OverflowError):  # an integer past a float's range
             return np.fromiter(values, np.float64, len(values))  # None as NaN
     return np.array([float(v) if type(v) in kinds and abs(v) < 2**63 else np.nan for v in values])
+
+
+def optional_numbers(values: list, kinds: tuple[type, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where a value is None, and the values as `numbers` reads them: of_type and numbers, the types
+    looked at once."""
+    types = set(map(type, values))
+    none = np.array([v is None for v in values], bool) if type(None) in types else np.zeros(len(values), bool)
+    return none, numbers(values, kinds, types)
 
 
 def names(values: list) -> np.ndarray:
@@ -208,23 +217,20 @@ def plainly_valid_networks(specs: list) -> np.ndarray:
     if not where.size:
         return out
     nets = specs if len(where) == len(specs) else [specs[i] for i in where]
-
-    def column(field: str) -> list:
-        return list(map(itemgetter(field), nets))
-
+    column = fields_of(nets, tuple(_NETWORK_FIELDS))
     combination, combinations = _combinations(nets)
     if not combinations:  # every one names a type or option in another form
         return out
-    ok = (combination >= 0) & one_of(column("kind"), frozenset({"anynet"})) & names(column("name"))
-    stem, classes = integers(column("stem_width")), integers(column("num_classes"))
-    channels, resolution = integers(column("in_channels")), integers(column("resolution"))
-    se = numbers(column("se_ratio"))
+    ok = (combination >= 0) & one_of(column["kind"], frozenset({"anynet"})) & names(column["name"])
+    stem, classes = integers(column["stem_width"]), integers(column["num_classes"])
+    channels, resolution = integers(column["in_channels"]), integers(column["resolution"])
+    se = numbers(column["se_ratio"])
     ok &= within(stem, 1, limits.MAX_STEM_WIDTH) & within(classes, 1, limits.MAX_CLASSES)
     ok &= within(channels, 1, limits.MAX_IN_CHANNELS) & within(resolution, 1, limits.MAX_RESOLUTION)
     ok &= within(se, 0.0, limits.MAX_SE_RATIO)
 
     # Stages as (networks, most stages) tables; depth 0 marks a stage a network does not have.
-    stages = column("stages")
+    stages = column["stages"]
     counts = np.fromiter(map(len, stages), np.int64, len(stages))
     plain_stages, stage = _stage_columns(list(chain.from_iterable(stages)))
     present = np.arange(counts.max()) < counts[:, None]

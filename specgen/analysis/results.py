@@ -44,6 +44,7 @@ from specgen.analysis.bulk import (
     numbers,
     of_type,
     one_of,
+    optional_numbers,
     plainly_valid_networks,
     printable,
     within,
@@ -237,7 +238,7 @@ def _columns(rows: list) -> _Columns:
     values = None
     if set(map(type, rows)) <= {dict}:
         with suppress(KeyError):  # a row without a column
-            values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
+            values = fields_of(rows, COLUMNS)
     if values is not None and set(map(type, values["design"])) <= {dict}:
         where = np.arange(len(rows))
     else:
@@ -270,13 +271,14 @@ def _plain(values: dict[str, list]) -> np.ndarray:
     ok &= within(integers(values["flops"]), 0, limits.MAX_FLOPS)
     ok &= within(integers(values["params"]), 0, limits.MAX_PARAMS)
     errors = values["error"]
-    no_error = of_type(errors, type(None))
-    ok &= no_error | within(numbers(errors, (int, float)), 0.0, 1.0)
+    no_error, error = optional_numbers(errors, (int, float))
+    ok &= no_error | within(error, 0.0, 1.0)
     statuses = values["status"]
     ok &= one_of(statuses, _STATUSES)
     for field in TIMING_FIELDS:
         times = values[field]
-        ok &= of_type(times, type(None)) | within(numbers(times, (int, float)), 0.0, MAX_SECONDS)
+        untimed, seconds = optional_numbers(times, (int, float))
+        ok &= untimed | within(seconds, 0.0, MAX_SECONDS)
     if no_error.any():
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
     ok &= _plain_hyperparameters(values[HYPERPARAMETERS])
@@ -287,7 +289,8 @@ def _plain(values: dict[str, list]) -> np.ndarray:
         design = {field: list(map(dict.get, designs, repeat(field))) for field in _DRAWN}
 
     def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
-        return of_type(design[field], type(None)) | valid(numbers(design[field], kinds))
+        none, x = optional_numbers(design[field], kinds)
+        return none | valid(x)
 
     ok &= drawn("w0", (int,), lambda x: within(x, 1, limits.MAX_W0))  # gt=0, on integers
     ok &= drawn("wa", (int, float), lambda x: within(x, 0.0, limits.MAX_WA))
