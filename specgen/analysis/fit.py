@@ -63,21 +63,21 @@ def slopes(wm: float, depth: int, top_level: int) -> np.ndarray:
     return np.concatenate([[0.0], (breaks[:-1] + breaks[1:]) / 2, [min(MAX_SLOPE, breaks[-1] * 1.01)]])
 
 
-def _best_at(observed: np.ndarray, w0: np.ndarray, wm: float, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """For one wm: the lowest e_fit of each w0 over all slopes, and the slope that gives it."""
-    top = int(np.log(2 * observed.max() / w0.min()) / np.log(wm)) + 1
+def _best_at(
+    observed: np.ndarray, w0: np.ndarray, wm: float, q: int, lowest: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For one wm: the lowest e_fit of each w0 over all slopes, and the slope that gives it (the slopes
+    reach the levels of the grid's lowest w0, so a row scores alike whichever rows are scored with it)."""
+    top = int(np.log(2 * observed.max() / lowest) / np.log(wm)) + 1
     r = slopes(wm, observed.size, top)
     if r.size * observed.size > _SLOPE_BUDGET:  # very deep networks: an even subset of the slopes
         r = r[np.linspace(0, r.size - 1, max(16, _SLOPE_BUDGET // observed.size)).astype(np.int64)]
     best, arg = np.full(w0.size, np.inf), np.zeros(w0.size)
     rows = max(1, _CHUNK // (w0.size * observed.size))
+    blocks = np.arange(observed.size)
     for start in range(0, r.size, rows):
         part = r[start : start + rows]
-        # block_widths broadcast over w0 (rows) and slopes (columns): wa = w0 · r.
-        fitted = block_widths(
-            observed.size, w0[:, None, None], w0[:, None, None] * part[None, :, None], wm, q
-        )
-        score = e_fit(np.maximum(fitted, q), observed)
+        score = _scores(observed, w0[:, None, None], w0[:, None, None] * part[None, :, None], wm, q, blocks)
         i = np.argmin(score, axis=1)
         found = score[np.arange(w0.size), i]
         better = found < best
@@ -85,14 +85,44 @@ def _best_at(observed: np.ndarray, w0: np.ndarray, wm: float, q: int) -> tuple[n
     return best, arg
 
 
+def _scores(
+    observed: np.ndarray, w0: np.ndarray, wa: np.ndarray, wm: float, q: int, blocks: np.ndarray
+) -> np.ndarray:
+    """e_fit of `block_widths` (floored at q) for each w0 (rows) and wa (columns), in its arithmetic.
+
+    A block's width depends on w0 and its level s only, and levels are few: each w0's width at each
+    level, and its |log ratio| to each observed width, are computed once, then gathered by the levels.
+    """
+    u = blocks * wa + w0
+    levels = np.round(np.log(u / w0) / np.log(wm)).astype(np.int64)
+    top = int(levels.max()) + 1
+    width = np.round(w0[:, 0] * np.power(wm, np.arange(top, dtype=np.float64)) / q) * q
+    term = np.abs(np.log(np.maximum(width.astype(np.int64), q)[:, :, None] / observed))
+    # term[w0, level, block], gathered flat for every (w0, wa, block).
+    at = (levels + (np.arange(w0.shape[0]) * top)[:, None, None]) * observed.size + blocks
+    return np.mean(term.reshape(-1)[at], axis=-1)
+
+
 def _search(
     observed: np.ndarray, w0: np.ndarray, wm: np.ndarray, q: int
 ) -> list[tuple[float, int, float, float]]:
-    """(e_fit, w0, wm, r) of the best points of the grid w0 × wm, best first."""
+    """(e_fit, w0, wm, r) of the best points of the grid w0 × wm (wm increasing), best first.
+
+    Only the row of w0 = the first observed width can fit exactly: the rule's first block is w0 itself
+    (the grid's w0 are multiples of q). So that row is scored first, and its first exact fit (the
+    smallest wm) is the best point of the whole grid, found without scoring the other rows.
+    """
+    lowest, first = w0.min(), w0 == observed[0]
     points = []
-    for m in wm:
-        best, arg = _best_at(observed, w0, float(m), q)
-        points += [(float(e), int(w), float(m), float(r)) for e, w, r in zip(best, w0, arg, strict=True)]
+    for m in wm if first.any() else ():
+        best, arg = _best_at(observed, w0[first], float(m), q, lowest)
+        points.append((float(best[0]), int(w0[first][0]), float(m), float(arg[0])))
+        if best[0] == 0.0:
+            return [points[-1]]
+    rest = w0[~first]
+    for m in wm if rest.size else ():
+        best, arg = _best_at(observed, rest, float(m), q, lowest)
+        points += [(float(e), int(w), float(m), float(r)) for e, w, r in zip(best, rest, arg, strict=True)]
     return sorted(points)[:_KEEP]
 
 

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +62,18 @@ class Group:
     name: str
     results: list[Result]
     failed: int
-
-    @property
-    def errors(self) -> np.ndarray:
-        return np.array([r.analysis_error for r in self.results])
+    errors: np.ndarray
+    """Each result's analysis error (`Result.analysis_error`)."""
+    diverged_runs: np.ndarray
+    """True where a run diverged."""
+    rows: np.ndarray
+    """Each result's position among the results grouped. Columns are read from those in their own
+    order, where the rows lie in memory in turn (in id order they are scattered: a cache miss a
+    field), and taken per group by these positions."""
 
     @property
     def diverged(self) -> int:
-        return sum(r.status == "diverged" for r in self.results)
+        return int(np.count_nonzero(self.diverged_runs))
 
 
 @dataclass
@@ -130,30 +135,57 @@ def group_results(results: list[Result], by: str) -> list[Group]:
     """Results grouped by space name or source (in name order, each in id order); each needs a finished run.
 
     A run (an id) twice in a group, say a store given with its own export, would count twice.
+    Read column-wise: ids sorted as a NumPy array, where a repeat is next to its first.
     """
-    keyed: dict[str, list[Result]] = {}
+    keys = list(map(attrgetter(by), results))
+    names = sorted(set(keys))
+    index = {name: i for i, name in enumerate(names)}
+    which = np.fromiter(map(index.__getitem__, keys), np.int64, len(keys))
+    ids = np.array(list(map(attrgetter("id"), results)))
+    by_id = []
+    for i in range(len(names)):
+        rows = np.flatnonzero(which == i)
+        in_order = ids[rows]
+        order = np.argsort(in_order, kind="stable")
+        rows, in_order = rows[order], in_order[order]
+        if np.any(in_order[1:] == in_order[:-1]):
+            _refuse_repeats(results, by)
+        by_id.append(rows)
+    statuses = list(map(attrgetter("status"), results))
+    failed = np.fromiter(map("failed".__eq__, statuses), bool, len(statuses))
+    diverged = np.fromiter(map("diverged".__eq__, statuses), bool, len(statuses))
+    errors = _floats(list(map(attrgetter("error"), results)))  # a failed run's None: NaN
+    errors[diverged] = DIVERGED_ERROR
+    groups = []
+    for name, rows in zip(names, by_id, strict=True):
+        # In id order, so the bootstrap's draws do not depend on the order the sources were given in.
+        kept = rows[~failed[rows]]
+        if not kept.size:
+            source = results[rows.min()].source
+            message = f"expected a run of {shown(name)} that did not fail; all {rows.size} failed"
+            raise SpecError(source, "status", message)
+        group = list(map(results.__getitem__, kept.tolist()))
+        groups.append(Group(name, group, rows.size - kept.size, errors[kept], diverged[kept], kept))
+    return groups
+
+
+def _floats(values: list[float | None]) -> np.ndarray:
+    """As float64, None as NaN; read by np.fromiter where there is no None (twice as fast as np.array)."""
+    if None in values:
+        return np.array(values, dtype=np.float64)
+    return np.fromiter(values, np.float64, len(values))
+
+
+def _refuse_repeats(results: list[Result], by: str) -> None:
+    """The first run seen again in its group, refused at its row."""
     first: dict[tuple[str, str], Result] = {}
     for r in results:
-        key = r.space if by == "space" else r.source
-        seen = first.setdefault((key, r.id), r)
+        seen = first.setdefault((r.space if by == "space" else r.source, r.id), r)
         if seen is not r:
             message = (
                 f"expected each run once in a {by}, got {json.dumps(r.id)} again (first at {seen.where})"
             )
             raise SpecError(r.where, "id", message)
-        keyed.setdefault(key, []).append(r)
-    groups = []
-    for name in sorted(keyed):
-        kept = [r for r in keyed[name] if r.status != "failed"]
-        if not kept:
-            source = keyed[name][0].source
-            runs = len(keyed[name])
-            raise SpecError(
-                source, "status", f"expected a run of {shown(name)} that did not fail; all {runs} failed"
-            )
-        # In id order, so the bootstrap's draws do not depend on the order the sources were given in.
-        groups.append(Group(name, sorted(kept, key=lambda r: r.id), len(keyed[name]) - len(kept)))
-    return groups
 
 
 def _rounded(x: float) -> float:
@@ -211,17 +243,22 @@ def _ks_table(names: list[str], errors: list[np.ndarray], weights: dict[str, lis
 
 
 def _ranges(
-    groups: list[Group], errors: list[np.ndarray], samples: int, seed: int
+    groups: list[Group], results: list[Result], samples: int, seed: int
 ) -> dict[str, tuple[list[np.ndarray], list[Range | None]]]:
-    """Parameter -> (its values in each group, each group's bootstrap range or None where it has none)."""
-    columns = parameter_columns([r for g in groups for r in g.results])
-    offsets = np.cumsum([0] + [len(g.results) for g in groups])
+    """Parameter -> (its values in each group, each group's bootstrap range or None where it has none).
+
+    `results` are those grouped, whose kept rows are read in their order (see `Group.rows`).
+    """
+    kept = np.sort(np.concatenate([g.rows for g in groups]))
+    columns = parameter_columns(list(map(results.__getitem__, kept.tolist())))
+    positions = [np.searchsorted(kept, g.rows) for g in groups]
+    errors = [g.errors for g in groups]
     # Each group's best model per draw, keyed by which of its models have the parameter: the draws
     # depend only on those models' errors, so parameters that the same models have share them.
     draws: list[dict[bytes, np.ndarray]] = [{} for _ in groups]
     out = {}
     for parameter, column in columns.items():
-        values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
+        values = [column[at] for at in positions]
         found = []
         for x, err, drawn in zip(values, errors, draws, strict=True):
             keep = np.isfinite(x)
@@ -238,9 +275,13 @@ def _ranges(
 
 def _best_models(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
     """The best finished models of a group with the quantized linear fit of their per-block widths."""
-    done = (r for r in group.results if r.status == "done")
+    done = np.flatnonzero(~group.diverged_runs)
+    if done.size > BEST_MODELS:  # the few of the lowest errors, with every tie of the last
+        last = np.partition(group.errors[done], BEST_MODELS - 1)[BEST_MODELS - 1]
+        done = done[group.errors[done] <= last]
     out = []
-    for r in heapq.nsmallest(BEST_MODELS, done, key=lambda r: (r.error, r.id)):
+    candidates = map(group.results.__getitem__, done.tolist())
+    for r in heapq.nsmallest(BEST_MODELS, candidates, key=lambda r: (r.error, r.id)):
         widths = np.repeat(r.net.widths, r.net.depths)
         out.append((r, widths, fit_quantized_linear(widths)))
     return out
@@ -282,7 +323,8 @@ def _compare(
     from specgen.analysis import plots
 
     skipped: dict[str, int] = {}
-    groups = group_results([r for s in sources for r in load_results(s, skipped)], by)
+    results = [r for s in sources for r in load_results(s, skipped)]
+    groups = group_results(results, by)
     if len(groups) > plots.COLORS:
         colours = f"expected at most {plots.COLORS} {by}s to compare, one colour each in the plots"
         message = f"{colours}; got {len(groups)}"
@@ -293,7 +335,8 @@ def _compare(
 
     weights = {}
     for measure in normalize:
-        complexity = [np.array([getattr(r, measure) for r in g.results], dtype=np.float64) for g in groups]
+        column = np.array(list(map(attrgetter(measure), results)), dtype=np.float64)
+        complexity = [column[g.rows] for g in groups]
         edges = complexity_edges(complexity, bins)
         weights[measure] = [normalized_weights(c, edges) for c in complexity]
         normalized = [edf(e, w) for e, w in zip(errors, weights[measure], strict=True)]
@@ -307,7 +350,7 @@ def _compare(
     what = f"{normalize[0]}-normalized" if normalize else "random"
     figures["num-samples"] = plots.num_samples_figure(names, curves, f"min error of n {what} models")
 
-    ranges = _ranges(groups, errors, samples, seed)
+    ranges = _ranges(groups, results, samples, seed)
     for parameter, (values, found) in ranges.items():
         figures[f"scatter-{parameter}"] = plots.scatter_figure(parameter, names, values, errors, found)
 
@@ -366,6 +409,9 @@ def _compare(
         else None,
         "plots": list(figures),
     }
+    # The rows are then freed with `results`, in the order they were read, where they lie in memory in
+    # turn, rather than with the groups, in id order (a cache miss a row).
+    del groups, best
     return summary, figures
 
 
