@@ -186,6 +186,8 @@ def jsonl_files(draw) -> str:
     for spec in draw(st.lists(specs, min_size=1, max_size=4)):
         row = _row(spec, id=draw(st.text(alphabet="ab:-", min_size=1, max_size=6)))
         row["design"] |= draw(st.dictionaries(st.sampled_from(["depth", "d:x", "w0"]), _EXTRA, max_size=2))
+        if draw(_ONE_IN_8):  # a space that draws nothing
+            row["design"] = {}
         row |= draw(st.dictionaries(st.sampled_from(["seed", "a:b", "note"]), _EXTRA, max_size=2))
         if draw(st.booleans()):
             row["hyperparameters"] = draw(st.fixed_dictionaries({}, optional={"lr": st.floats(0.01, 1)}))

@@ -17,8 +17,8 @@ from __future__ import annotations
 import inspect
 import re
 from contextlib import suppress
-from itertools import chain, repeat
-from operator import ge, itemgetter
+from itertools import chain
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import get_args
 
@@ -32,6 +32,7 @@ from specgen.network.stems import STEM_TYPES
 
 _NETWORK_FIELDS = frozenset(NetworkSpec.model_fields) - LEFT_OUT_DEFAULTS.keys()
 """The fields a plain spec always has; the type and option fields are there where not at their defaults."""
+_NETWORK_FIELD_ORDER = tuple(f for f in NetworkSpec.model_fields if f in _NETWORK_FIELDS)
 _ALL_FIELDS = frozenset(NetworkSpec.model_fields)
 _OPTIONS = tuple(LEFT_OUT_DEFAULTS)
 _NAMED = {
@@ -118,8 +119,8 @@ def within(x: np.ndarray, low: float, high: float) -> np.ndarray:
 def fields_of(objects: list[dict], fields: tuple[str, ...]) -> dict[str, list]:
     """Each field's values, read in one pass over the objects (a KeyError where one lacks a field): a
     pass over 400,000 small dicts per field costs more than its lookups."""
-    if len(fields) == 1:  # itemgetter of one field gives the value, not a tuple
-        return {fields[0]: list(map(itemgetter(fields[0]), objects))}
+    if len(fields) < 2:  # itemgetter of one field gives the value, not a tuple
+        return {field: list(map(itemgetter(field), objects)) for field in fields}
     values = list(chain.from_iterable(map(itemgetter(*fields), objects)))
     return {field: values[i :: len(fields)] for i, field in enumerate(fields)}
 
@@ -135,19 +136,17 @@ def _stage_columns(stages: list) -> tuple[np.ndarray, dict[str, list]]:
     return plain, fields_of([s if p else _NO_STAGE for s, p in zip(stages, plain, strict=True)], fields)
 
 
-def _plain_specs(specs: list) -> np.ndarray:
+def _plain_specs(specs: list) -> tuple[np.ndarray, dict[str, list] | None]:
     """Where a spec has every field (the type and option fields where named) and no other, and 1 to
-    MAX_STAGES stages."""
-    if (  # as many keys as fields, and every field there: exactly the fields (the paper's X/Y networks)
-        set(map(type, specs)) <= {dict}
-        and set(map(len, specs)) <= {len(_NETWORK_FIELDS)}
-        and all(map(ge, map(dict.keys, specs), repeat(_NETWORK_FIELDS)))
-    ):
-        stages = list(map(itemgetter("stages"), specs))
-        if set(map(type, stages)) <= {list}:
-            counts = np.fromiter(map(len, stages), np.int64, len(stages))
-            return (counts > 0) & (counts <= limits.MAX_STAGES)
-    return np.array(
+    MAX_STAGES stages; and, where every spec has the network fields and no other (the paper's X/Y
+    networks), their columns, read in the same pass."""
+    if set(map(type, specs)) <= {dict} and set(map(len, specs)) <= {len(_NETWORK_FIELDS)}:
+        with suppress(KeyError):  # as many keys as fields, and every field there: exactly the fields
+            column = fields_of(specs, _NETWORK_FIELD_ORDER)
+            if set(map(type, column["stages"])) <= {list}:
+                counts = np.fromiter(map(len, column["stages"]), np.int64, len(specs))
+                return (counts > 0) & (counts <= limits.MAX_STAGES), column
+    plain = np.array(
         [
             type(s) is dict
             and _NETWORK_FIELDS <= s.keys() <= _ALL_FIELDS
@@ -157,6 +156,7 @@ def _plain_specs(specs: list) -> np.ndarray:
         ],
         bool,
     )
+    return plain, None
 
 
 def _combinations(nets: list[dict]) -> tuple[np.ndarray, list[dict]]:
@@ -213,11 +213,13 @@ def _fitting(combinations: list[dict], stages: np.ndarray) -> np.ndarray:
 def plainly_valid_networks(specs: list) -> np.ndarray:
     """True where a spec is a valid NetworkSpec in plain form; False where NetworkSpec must decide."""
     out = np.zeros(len(specs), bool)
-    where = np.flatnonzero(_plain_specs(specs))
+    plain, column = _plain_specs(specs)
+    where = np.flatnonzero(plain)
     if not where.size:
         return out
     nets = specs if len(where) == len(specs) else [specs[i] for i in where]
-    column = fields_of(nets, tuple(_NETWORK_FIELDS))
+    if column is None or len(nets) < len(specs):
+        column = fields_of(nets, _NETWORK_FIELD_ORDER)
     combination, combinations = _combinations(nets)
     if not combinations:  # every one names a type or option in another form
         return out

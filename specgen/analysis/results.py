@@ -228,29 +228,57 @@ class _Columns:
     """Their places among the rows."""
     rows: list[dict]
     values: dict[str, list]
-    """Each field of _Row's values, None where a row leaves it out."""
+    """Each field of _Row's values, None where a row leaves it out (and every other key's, where the
+    rows hold the same keys)."""
     keys: set[str]
     """Every key they hold."""
+    designs: dict[str, list]
+    """Each drawn value of _Design, None where a design leaves it out (and every other key's, where the
+    designs hold the same keys)."""
+    design_keys: set[str]
 
 
 def _columns(rows: list) -> _Columns:
-    """The rows' columns, each read in one pass (the passes over 100,000 objects are most of the time)."""
-    values = None
-    if set(map(type, rows)) <= {dict}:
+    """The rows' columns: where they hold the same keys (as a writer writes them), all in one pass over
+    the rows (the passes over 100,000 objects are most of the time)."""
+    dicts = set(map(type, rows)) <= {dict}
+    values = _same_keys(rows) if dicts else None
+    keys = None if values is None else set(values)
+    if values is None and dicts:
         with suppress(KeyError):  # a row without a column
             values = fields_of(rows, COLUMNS)
-    if values is not None and set(map(type, values["design"])) <= {dict}:
+    if values is not None and values.keys() >= _REQUIRED and set(map(type, values["design"])) <= {dict}:
         where = np.arange(len(rows))
     else:
         where = np.flatnonzero(
             [type(r) is dict and r.keys() >= _REQUIRED and type(r["design"]) is dict for r in rows]
         )
         rows = [rows[i] for i in where]
-        values = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}
-    keys = set(chain.from_iterable(rows))
-    for field in _OPTIONAL:
-        values[field] = list(map(dict.get, rows, repeat(field))) if field in keys else [None] * len(rows)
-    return _Columns(where, rows, values, keys)
+        values, keys = {field: list(map(itemgetter(field), rows)) for field in COLUMNS}, None
+    if keys is None:
+        keys = set(chain.from_iterable(rows))
+        for field in _OPTIONAL:
+            values[field] = list(map(dict.get, rows, repeat(field))) if field in keys else [None] * len(rows)
+    designs = values["design"]
+    drawn = _same_keys(designs)
+    design_keys = set(chain.from_iterable(designs)) if drawn is None else set(drawn)
+    if drawn is None:
+        drawn = {field: list(map(dict.get, designs, repeat(field))) for field in _DRAWN}
+    for table, fields in ((values, _OPTIONAL), (drawn, _DRAWN)):
+        for field in fields:
+            table.setdefault(field, [None] * len(designs))
+    return _Columns(where, rows, values, keys, drawn, design_keys)
+
+
+def _same_keys(objects: list[dict]) -> dict[str, list] | None:
+    """Every key's values where every object holds the first one's keys and no other, read in one pass;
+    None where they do not."""
+    if not objects or set(map(len, objects)) != {len(objects[0])}:
+        return None
+    try:  # as many keys as the first, and every one of its keys there: the same keys
+        return fields_of(objects, tuple(objects[0]))
+    except KeyError:
+        return None
 
 
 def plainly_valid_rows(rows: list) -> np.ndarray:
@@ -261,12 +289,13 @@ def plainly_valid_rows(rows: list) -> np.ndarray:
     """
     out = np.zeros(len(rows), bool)
     columns = _columns(rows)
-    out[columns.where] = _plain(columns.values)
+    out[columns.where] = _plain(columns)
     return out
 
 
-def _plain(values: dict[str, list]) -> np.ndarray:
+def _plain(columns: _Columns) -> np.ndarray:
     """plainly_valid_rows of rows read column-wise."""
+    values, design = columns.values, columns.designs
     ok = printable(values["id"], MAX_ID_LENGTH) & names(values["space"])
     ok &= within(integers(values["flops"]), 0, limits.MAX_FLOPS)
     ok &= within(integers(values["params"]), 0, limits.MAX_PARAMS)
@@ -282,11 +311,6 @@ def _plain(values: dict[str, list]) -> np.ndarray:
     if no_error.any():
         ok &= ~(np.array([s == "done" for s in statuses], bool) & no_error)
     ok &= _plain_hyperparameters(values[HYPERPARAMETERS])
-    designs = values["design"]
-    try:  # every design draws every value (as RegNet's do)
-        design = fields_of(designs, _DRAWN)
-    except KeyError:
-        design = {field: list(map(dict.get, designs, repeat(field))) for field in _DRAWN}
 
     def drawn(field: str, kinds: tuple[type, ...], valid) -> np.ndarray:
         none, x = optional_numbers(design[field], kinds)
@@ -320,7 +344,7 @@ def _plain_hyperparameters(drawn: list) -> np.ndarray:
 def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
     """Results of rows, the first bad one refused: rows checked column-wise, the others one by one."""
     columns = _columns(rows)
-    return _checked_results(rows, sources, origin, columns, _plain(columns.values))
+    return _checked_results(rows, sources, origin, columns, _plain(columns))
 
 
 def _checked_results(
@@ -417,7 +441,7 @@ def _read_fast(data: bytes, path: str) -> list[Result] | None:
     except orjson.JSONDecodeError:
         return None
     columns = _columns(rows)
-    plain = _plain(columns.values)
+    plain = _plain(columns)
     alike, colons = _read_alike(columns, plain)
     plain[plain] = alike
     again = np.ones(len(rows), bool)
@@ -460,33 +484,21 @@ def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.nd
         colons += [len(h) if h else 0 for h in drawn]
     colons += np.fromiter(map(str.count, column(columns.values["id"]), repeat(":")), np.int64, len(fast))
     alike = np.ones(len(fast), bool)
-    others = set(chain.from_iterable(designs)) - _DESIGN_FIELDS
-    for objects, keys in ((rows, sorted(columns.keys - _ROW_FIELDS)), (designs, sorted(others))):
-        if not keys:
-            continue
-        values = _values(objects, keys)
-        types = set(map(type, values))
-        if not types <= _SCALARS:
-            scalar = [type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values]
-            alike &= np.reshape(scalar, (-1, len(keys))).all(axis=1)
-        for key in keys:
+    for objects, table, others in (
+        (rows, columns.values, columns.keys - _ROW_FIELDS),
+        (designs, columns.designs, columns.design_keys - _DESIGN_FIELDS),
+    ):
+        for key in others:
+            values = column(table[key]) if key in table else list(map(dict.get, objects, repeat(key)))
+            types = set(map(type, values))
+            if not types <= _SCALARS:
+                alike &= [type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values]
             if ":" in key:
                 holding = np.fromiter(map(contains, objects, repeat(key)), np.int64, len(fast))
                 colons += holding * key.count(":")
-        if str in types:
-            shown = [v.count(":") if type(v) is str else 0 for v in values]
-            colons += np.reshape(shown, (-1, len(keys))).sum(axis=1)
+            if str in types:
+                colons += [v.count(":") if type(v) is str else 0 for v in values]
     return alike, colons
-
-
-def _values(objects: list[dict], keys: list[str]) -> list:
-    """The values of `keys` in each object, object by object (None where one is left out), in one pass."""
-    try:
-        if len(keys) == 1:
-            return list(map(itemgetter(*keys), objects))
-        return list(chain.from_iterable(map(itemgetter(*keys), objects)))
-    except KeyError:
-        return [o.get(key) for o in objects for key in keys]
 
 
 def _jsonl_rows(text: str, path: str) -> list[Result]:
