@@ -21,7 +21,16 @@ from specgen.network.spec import NetworkSpec, Stage
 
 
 def _result(i, space, id_, status, error, source="a.jsonl", design=None, hyperparameters=None, stages=2):
-    each = [Stage(depth=1 + (i + k) % 3, width=8 * (1 + i % 5 + k), group_width=8) for k in range(stages)]
+    odd = [k % 2 and i % 3 == 1 for k in range(stages)]  # some networks' stages differ in b and g
+    each = [
+        Stage(
+            depth=1 + (i + k) % 3,
+            width=8 * (1 + i % 5 + k),
+            group_width=4 if o else 8,
+            bottleneck_ratio=1 + o,
+        )
+        for k, o in enumerate(odd)
+    ]
     net = NetworkSpec(name="n", stages=each)
     return Result(
         source,
@@ -165,6 +174,16 @@ def test_parameter_columns_are_each_rows_values(drawn):
             assert expected == [None] * len(results)
     stages = [r.spec["stages"] for r in results]
     assert columns["depth"].tolist() == [sum(s["depth"] for s in each) for each in stages]
+    for name, field in (("b", "bottleneck_ratio"), ("g", "group_width")):
+        # The design's one value where it drew one, else each stage's own.
+        drawn = [r.design.get(field) for r in results]
+        values = [[s[field] if d is None else d for s in each] for d, each in zip(drawn, stages, strict=True)]
+        if all(len(set(v)) == 1 for v in values):
+            assert columns[name].tolist() == [v[0] for v in values]
+        else:
+            for i in range(max(map(len, values))):
+                got = [None if np.isnan(x) else x for x in columns[f"{name}{i + 1}"].tolist()]
+                assert got == [v[i] if i < len(v) else None for v in values]
     for i in range(max(map(len, stages))):
         widths = [each[i]["width"] if i < len(each) else None for each in stages]
         assert [None if np.isnan(w) else w for w in columns[f"w{i + 1}"].tolist()] == widths
@@ -180,14 +199,17 @@ def test_ranges_read_in_row_order_are_the_groups_ranges(drawn, seed):
     if isinstance(groups, str):
         return
     got = _ranges(groups, results, 40, seed)
-    grouped = [parameter_columns(g.results) for g in groups]
-    assert list(got) == list(parameter_columns([r for g in groups for r in g.results]))
+    # As first written: the columns of the groups' results one after another, cut at each group's end.
+    grouped = parameter_columns([r for g in groups for r in g.results])
+    ends = np.cumsum([len(g.results) for g in groups])
+    assert list(got) == list(grouped)
     for parameter, (values, found) in got.items():
-        for g, column, x, f in zip(groups, grouped, values, found, strict=True):
-            assert np.array_equal(column[parameter], x, equal_nan=True)
+        expected_values = np.split(grouped[parameter], ends[:-1])
+        for g, expected, x, f in zip(groups, expected_values, values, found, strict=True):
+            assert np.array_equal(expected, x, equal_nan=True)
             keep = np.isfinite(x)
-            expected = range_of(x[keep], best_of_draws(g.errors[keep], samples=40, seed=seed))
-            assert f == (expected if keep.any() else None)
+            expected_range = range_of(x[keep], best_of_draws(g.errors[keep], samples=40, seed=seed))
+            assert f == (expected_range if keep.any() else None)
 
 
 # --- num_samples: the draws of Generator.choice, found without a binary search over every model ----------

@@ -17,9 +17,6 @@ import numpy as np
 from specgen.analysis.bulk import numbers
 from specgen.analysis.results import Result
 
-_STAGE_FIELDS = ("depth", "width", "bottleneck_ratio", "group_width")
-"""The stage fields plotted (each stage's stride is not a design parameter)."""
-
 REGNET = ("w0", "wa", "wm")
 OPTIM = {"lr": "lr", "wd": "weight_decay", "epochs": "epochs"}
 """Plotted name -> the training hyperparameter a space drew per run (a run's `hyperparameters`); a
@@ -28,21 +25,21 @@ LOG_SCALED = frozenset({"lr", "wd"})
 """Drawn log-uniform (as pycls's cifar_optim sweep draws them): plotted on a log axis."""
 
 
-def _stage_tables(results: list[Result]) -> dict[str, np.ndarray]:
-    """Each stage field of every network as a (results, most stages) table, NaN past a network's last
-    stage; read from the specs' data in one pass (every field of a stage at once), built into no
-    NetworkSpec."""
-    stages = list(map(itemgetter("stages"), map(attrgetter("spec"), results)))
+def _stage_tables(
+    stages: list[list[dict]], fields: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Where each network has a stage, as a (results, most stages) mask, and these fields (two or more) of
+    every stage as tables of that shape, NaN past a network's last stage: read from the specs' data in
+    one pass (a stage's fields at once), built into no NetworkSpec."""
     counts = np.fromiter(map(len, stages), np.int64, len(stages))
     present = np.arange(counts.max()) < counts[:, None]
-    fields = chain.from_iterable(map(itemgetter(*_STAGE_FIELDS), chain.from_iterable(stages)))
-    flat = np.fromiter(fields, np.float64, len(_STAGE_FIELDS) * int(counts.sum()))
-    flat = flat.reshape(-1, len(_STAGE_FIELDS))
+    values = chain.from_iterable(map(itemgetter(*fields), chain.from_iterable(stages)))
+    flat = np.fromiter(values, np.float64, len(fields) * int(counts.sum())).reshape(-1, len(fields))
     tables = {}
-    for i, field in enumerate(_STAGE_FIELDS):
+    for i, field in enumerate(fields):
         tables[field] = np.full(present.shape, np.nan)
         tables[field][present] = flat[:, i]
-    return tables
+    return present, tables
 
 
 def _values(dicts: list[dict], key: str, default: list | None = None) -> list:
@@ -55,11 +52,12 @@ def _per_stage(name: str, table: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _shared_or_per_stage(
-    designs: list[dict], keys: set[str], name: str, field: str, table: np.ndarray
+    name: str, present: np.ndarray, table: np.ndarray | None, drawn: np.ndarray | None
 ) -> dict[str, np.ndarray]:
     # A RegNet design draws one value for all stages; its spec may show it changed by compatibility.
-    if field in keys:
-        drawn = numbers(_values(designs, field), (int, float))
+    if table is None:  # every design drew one: the stages' own values are not read
+        table = np.where(present, drawn[:, None], np.nan)
+    elif drawn is not None:
         table = np.where(np.isnan(drawn)[:, None] | np.isnan(table), table, drawn[:, None])
     if np.array_equal(np.nanmin(table, axis=1), np.nanmax(table, axis=1)):
         return {name: table[:, 0]}
@@ -68,22 +66,26 @@ def _shared_or_per_stage(
 
 def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     """Parameter name -> one value per result (NaN where a result lacks it), in plotting order."""
-    stages = _stage_tables(results)
     designs = list(map(attrgetter("design"), results))
-    drawn = set().union(*designs)  # a key no design has is a column of NaN, not read row by row
-    columns = {"depth": np.nansum(stages["depth"], axis=1)}
-    columns |= _per_stage("w", stages["width"])
-    columns |= _shared_or_per_stage(designs, drawn, "b", "bottleneck_ratio", stages["bottleneck_ratio"])
-    columns |= _shared_or_per_stage(designs, drawn, "g", "group_width", stages["group_width"])
+    keys = set().union(*designs)  # a key no design has is a column of NaN, not read row by row
+    shared = {"b": "bottleneck_ratio", "g": "group_width"}
+    drawn = {name: numbers(_values(designs, f), (int, float)) for name, f in shared.items() if f in keys}
+    read = tuple(f for name, f in shared.items() if name not in drawn or np.isnan(drawn[name]).any())
+    stages = list(map(itemgetter("stages"), map(attrgetter("spec"), results)))
+    present, tables = _stage_tables(stages, ("depth", "width", *read))
+    columns = {"depth": np.nansum(tables["depth"], axis=1)}
+    columns |= _per_stage("w", tables["width"])
+    for name, field in shared.items():
+        columns |= _shared_or_per_stage(name, present, tables.get(field), drawn.get(name))
     for name in REGNET:
-        if name in drawn and not np.isnan(column := numbers(_values(designs, name), (int, float))).all():
+        if name in keys and not np.isnan(column := numbers(_values(designs, name), (int, float))).all():
             columns[name] = column
     hyperparameters = list(map(attrgetter("hyperparameters"), results))
     own = set().union(*hyperparameters)
     for name, key in OPTIM.items():
-        if key not in own and name not in drawn:
+        if key not in own and name not in keys:
             continue
-        values = _values(designs, name) if name in drawn else None
+        values = _values(designs, name) if name in keys else None
         values = _values(hyperparameters, key, values) if key in own else values
         if not np.isnan(column := numbers(values, (int, float))).all():
             columns[name] = column
