@@ -8,7 +8,8 @@ formula, is dropped (`specgen.sweep.cells`).
 Every row is untrusted input and is checked; the first bad one is reported as
 `FILE:LINE: field: what was expected`. Rows are checked column-wise first (`plainly_valid_rows`,
 `bulk`); a row that is not plainly valid goes through the models (_Row, NetworkSpec), which word
-the line.
+the line. A JSONL file is parsed by orjson where that gives what json gives (`_read_fast`), else by
+json, whose messages are the refusals.
 
 Runs that produced no error are kept and told apart: status "diverged" (or no
 status and a null error) is a property of the design and counts in the
@@ -236,6 +237,7 @@ class _Columns:
     """Each drawn value of _Design, None where a design leaves it out (and every other key's, where the
     designs hold the same keys)."""
     design_keys: set[str]
+    """Every key the designs hold."""
 
 
 def _columns(rows: list) -> _Columns:
