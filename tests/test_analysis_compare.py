@@ -198,7 +198,7 @@ def test_ranges_read_in_row_order_are_the_groups_ranges(drawn, seed):
     groups = _outcome(lambda: group_results(results, "space"))
     if isinstance(groups, str):
         return
-    got = _ranges(groups, results, 40, seed)
+    got = _ranges(groups, [g.errors for g in groups], 40, seed)
     # As first written: the columns of the groups' results one after another, cut at each group's end.
     grouped = parameter_columns([r for g in groups for r in g.results])
     ends = np.cumsum([len(g.results) for g in groups])

@@ -243,16 +243,18 @@ def _ks_table(names: list[str], errors: list[np.ndarray], weights: dict[str, lis
 
 
 def _ranges(
-    groups: list[Group], results: list[Result], samples: int, seed: int
+    groups: list[Group], errors: list[np.ndarray], samples: int, seed: int
 ) -> dict[str, tuple[list[np.ndarray], list[Range | None]]]:
     """Parameter -> (its values in each group, each group's bootstrap range or None where it has none).
 
-    `results` are those grouped, whose kept rows are read in their order (see `Group.rows`).
+    The columns are read from the groups' results in the order the rows were read (see `Group.rows`).
     """
-    kept = np.sort(np.concatenate([g.rows for g in groups]))
-    columns = parameter_columns(list(map(results.__getitem__, kept.tolist())))
-    positions = [np.searchsorted(kept, g.rows) for g in groups]
-    errors = [g.errors for g in groups]
+    grouped = [r for g in groups for r in g.results]
+    read = np.argsort(np.concatenate([g.rows for g in groups]))
+    columns = parameter_columns(list(map(grouped.__getitem__, read.tolist())))
+    place = np.empty_like(read)
+    place[read] = np.arange(read.size)  # each grouped result's place in the order read
+    positions = np.split(place, np.cumsum([len(g.results) for g in groups])[:-1])
     # Each group's best model per draw, keyed by which of its models have the parameter: the draws
     # depend only on those models' errors, so parameters that the same models have share them.
     draws: list[dict[bytes, np.ndarray]] = [{} for _ in groups]
@@ -350,7 +352,7 @@ def _compare(
     what = f"{normalize[0]}-normalized" if normalize else "random"
     figures["num-samples"] = plots.num_samples_figure(names, curves, f"min error of n {what} models")
 
-    ranges = _ranges(groups, results, samples, seed)
+    ranges = _ranges(groups, errors, samples, seed)
     for parameter, (values, found) in ranges.items():
         figures[f"scatter-{parameter}"] = plots.scatter_figure(parameter, names, values, errors, found)
 
