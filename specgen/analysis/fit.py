@@ -110,7 +110,7 @@ def _search(
 
     Only the row of w0 = the first observed width can fit exactly: the rule's first block is w0 itself
     (the grid's w0 are multiples of q). So that row is scored first, and its first exact fit (the
-    smallest wm) is the best point of the whole grid, found without scoring the other rows.
+    smallest wm) is the best point of the whole grid, returned alone without scoring the other rows.
     """
     lowest, first = w0.min(), w0 == observed[0]
     points = []
