@@ -24,6 +24,9 @@ import argparse
 import contextlib
 import io
 import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +34,7 @@ from unittest import mock
 
 import numpy as np
 
-from specgen.analysis import report
+from specgen.analysis import plots, report
 from specgen.analysis.bootstrap import Range, bootstrap_range
 from specgen.analysis.fit import e_fit, fit_quantized_linear
 from specgen.analysis.parameters import parameter_columns
@@ -125,10 +128,17 @@ def timed(fn, *args):
     return time.perf_counter() - start, out
 
 
-def timed_with_cpu(fn, *args):
-    cpu = time.process_time()
-    wall, out = timed(fn, *args)
-    return wall, time.process_time() - cpu, out
+def cpu_seconds() -> float:
+    """This process's CPU seconds and those of its children that ended (render_all's forked one)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed_with_cpu(fn, *args, **kwargs):
+    cpu = cpu_seconds()
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, cpu_seconds() - cpu, out
 
 
 def main() -> None:
@@ -174,12 +184,74 @@ def main() -> None:
         analyze(path, folder / "warm-up")  # matplotlib's and the templates' imports, out of both figures
         with mock.patch.object(report, "_ranges", previous_ranges):
             base, base_cpu, expected = timed_with_cpu(analyze, path, folder / "previous")
-        ours, ours_cpu, got = timed_with_cpu(analyze, path, folder / "report")
+        phases, (ours, ours_cpu, got) = by_phase(lambda: timed_with_cpu(analyze, path, folder / "report"))
+        command = command_wall(path, folder / "command")
+        serial, serial_cpu, forked, forked_cpu = rendering(path)
     assert got == expected
     print(f"whole analyze of {args.rows:,} rows (imports done), target under 3 s:")
     print(f"  a bootstrap per parameter (previous path) {base:9.2f} s  (cpu {base_cpu:6.2f} s)")
     ratio = f"{base / ours:6.1f}x faster"
     print(f"  specgen analyze                           {ours:9.2f} s  (cpu {ours_cpu:6.2f} s)   {ratio}")
+    for phase, (wall, cpu) in phases.items():
+        print(f"    {phase:<39} {wall:9.2f} s  (cpu {cpu:6.2f} s)")
+    print(f"  as a command (a new process, imports too) {command:9.2f} s")
+    print(f"rendering the {args.rows:,} rows' figures (PNG and SVG), cpu counts the forked child's:")
+    print(f"  one by one (baseline)                     {serial:9.2f} s  (cpu {serial_cpu:6.2f} s)")
+    ratio = f"{serial / forked:6.1f}x faster"
+    print(f"  render_all                                {forked:9.2f} s  (cpu {forked_cpu:6.2f} s)   {ratio}")
+
+
+def by_phase(run):
+    """run()'s result and the wall and CPU seconds (the forked child's too) of analyze's phases."""
+    phases = {}
+
+    def timing(name, fn):
+        def timed_phase(*args, **kwargs):
+            wall, cpu, out = timed_with_cpu(fn, *args, **kwargs)
+            phases[name] = wall, cpu
+            return out
+
+        return timed_phase
+
+    with (
+        mock.patch.object(report, "load_results", timing("reading (load_results)", report.load_results)),
+        mock.patch.object(report, "_compare", timing("_compare", report._compare)),
+        mock.patch.object(plots, "render_all", timing("rendering (render_all)", plots.render_all)),
+        mock.patch.object(report, "publish", timing("writing (publish)", report.publish)),
+    ):
+        out = run()
+    compare = phases.pop("_compare")
+    reading = phases["reading (load_results)"]
+    phases = (
+        {"reading (load_results)": reading}
+        | {"comparison (the rest of _compare)": (compare[0] - reading[0], compare[1] - reading[1])}
+        | phases
+    )
+    return phases, out
+
+
+def command_wall(path: Path, out: Path) -> float:
+    """Wall seconds of `specgen analyze PATH -o OUT` in a new process: imports and start-up included."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "specgen", "analyze", str(path), "-o", str(out)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def rendering(path: Path) -> tuple[float, float, float, float]:
+    """Wall and CPU seconds of rendering the report's figures one by one, then with render_all."""
+    figures = report._compare([str(path)], "space", (), report.DEFAULT_BINS, 0, report.DEFAULT_SAMPLES)[1]
+    serial, serial_cpu, expected = timed_with_cpu(
+        lambda: {name: plots.render(fig) for name, fig in figures.items()}
+    )
+    forked, forked_cpu, got = timed_with_cpu(plots.render_all, figures)
+    assert got == {
+        f"{n}.{kind}": b for n, (png, svg) in expected.items() for kind, b in (("png", png), ("svg", svg))
+    }
+    return serial, serial_cpu, forked, forked_cpu
 
 
 if __name__ == "__main__":
