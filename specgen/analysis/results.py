@@ -50,6 +50,7 @@ from specgen.analysis.bulk import (
     printable,
     within,
 )
+from specgen.analysis.forked import map_forked
 from specgen.analysis.published import read_published
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.network import limits
@@ -343,10 +344,40 @@ def _plain_hyperparameters(drawn: list) -> np.ndarray:
     return ok
 
 
+HALVES_FROM = 20_000
+"""Rows checked in two halves at once (`_in_halves`) from this many: below it, forking costs more than
+the half of the checks it saves."""
+
+
+def _in_halves(check, columns: _Columns) -> tuple[np.ndarray, ...]:
+    """check(columns), whose arrays hold a value per row or per plain row in order, done on the two
+    halves of the rows at once (`map_forked`: the child inherits the rows and sends back only the
+    arrays) and joined: every verdict is a row's own, so the halves give what the whole gives."""
+    size = len(columns.where)
+    if size < HALVES_FROM:
+        return check(columns)
+    spans = [(0, size // 2), (size // 2, size)]
+    halves = map_forked(lambda span: check(_part(columns, *span)), spans)
+    return tuple(map(np.concatenate, zip(*halves, strict=True)))
+
+
+def _part(columns: _Columns, start: int, stop: int) -> _Columns:
+    """The columns of the rows from `start` to `stop` among them."""
+    return _Columns(
+        columns.where[start:stop],
+        columns.rows[start:stop],
+        {field: values[start:stop] for field, values in columns.values.items()},
+        columns.keys,
+        {field: values[start:stop] for field, values in columns.designs.items()},
+        columns.design_keys,
+    )
+
+
 def _results(rows: list, sources: list[str], origin: str) -> list[Result]:
     """Results of rows, the first bad one refused: rows checked column-wise, the others one by one."""
     columns = _columns(rows)
-    return _checked_results(rows, sources, origin, columns, _plain(columns))
+    (plain,) = _in_halves(lambda part: (_plain(part),), columns)
+    return _checked_results(rows, sources, origin, columns, plain)
 
 
 def _checked_results(
@@ -443,8 +474,7 @@ def _read_fast(data: bytes, path: str) -> list[Result] | None:
     except orjson.JSONDecodeError:
         return None
     columns = _columns(rows)
-    plain = _plain(columns)
-    alike, colons = _read_alike(columns, plain)
+    plain, alike, colons = _in_halves(_plain_alike, columns)
     plain[plain] = alike
     again = np.ones(len(rows), bool)
     again[columns.where[plain]] = False
@@ -457,6 +487,12 @@ def _read_fast(data: bytes, path: str) -> list[Result] | None:
     if data.count(b":") - sum(lines[i].count(b":") for i in again) != colons[alike].sum():
         return None
     return _checked_results(rows, [f"{path}:{lineno}" for lineno in kept], path, columns, plain)
+
+
+def _plain_alike(columns: _Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where rows are plainly valid, and of those where orjson reads them as json does, and their ':'."""
+    plain = _plain(columns)
+    return plain, *_read_alike(columns, plain)
 
 
 def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
