@@ -7,9 +7,9 @@ cell's leading single quote, which `sweep export` adds where a spreadsheet would
 formula, is dropped (`specgen.sweep.cells`).
 Every row is untrusted input and is checked; the first bad one is reported as
 `FILE:LINE: field: what was expected`. Rows are checked column-wise first (`plainly_valid_rows`,
-`bulk`); a row that is not plainly valid goes through the models (_Row, NetworkSpec), which word
-the line. A JSONL file is parsed by orjson where that gives what json gives (`_read_fast`), else by
-json, whose messages are the refusals.
+`bulk`; many rows in two halves at once, `_in_halves`); a row that is not plainly valid goes
+through the models (_Row, NetworkSpec), which word the line. A JSONL file is parsed by orjson where
+that gives what json gives (`_read_fast`), else by json, whose messages are the refusals.
 
 Runs that produced no error are kept and told apart: status "diverged" (or no
 status and a null error) is a property of the design and counts in the
@@ -25,7 +25,7 @@ import gc
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
@@ -349,7 +349,9 @@ HALVES_FROM = 20_000
 the half of the checks it saves."""
 
 
-def _in_halves(check, columns: _Columns) -> tuple[np.ndarray, ...]:
+def _in_halves(
+    check: Callable[[_Columns], tuple[np.ndarray, ...]], columns: _Columns
+) -> tuple[np.ndarray, ...]:
     """check(columns), whose arrays hold a value per row or per plain row in order, done on the two
     halves of the rows at once (`map_forked`: the child inherits the rows and sends back only the
     arrays) and joined: every verdict is a row's own, so the halves give what the whole gives."""
