@@ -30,6 +30,26 @@ def one_thread():
 
 
 @pytest.fixture
+def forks():
+    """A test that needs map_forked to fork: skipped where the platform has no fork or one CPU. An
+    earlier test's progress bar leaves tqdm's monitor thread running, and map_forked never forks beside
+    another thread: the monitor is stopped (a later bar starts a new one), and any other thread fails
+    the test, naming it, rather than letting it pass without a child."""
+    import threading
+
+    from tqdm import tqdm
+
+    from specgen.analysis import forked
+
+    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs fork and two CPUs")
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()
+    assert threading.active_count() == 1, f"map_forked would not fork beside {threading.enumerate()[1:]}"
+    assert forked._can_fork()
+
+
+@pytest.fixture
 def full_disk(tmp_path):
     """A real file system that a test can fill: a 2 MB tmpfs mounted at tmp_path/disk, and `fill()`,
     which writes a filler file until the kernel says ENOSPC, and returns it (unlink it to free the disk).

@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from specgen.analysis import forked
 from specgen.analysis.forked import map_forked
 
-needs_fork = pytest.mark.skipif(not forked._can_fork(), reason="no fork, another thread, or one CPU")
+needs_fork = pytest.mark.usefixtures("forks")
 
 
 def _square_where(x: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from PIL import Image
 
-from specgen.analysis import forked, plots
+from specgen.analysis import plots
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import edf
 from specgen.analysis.fit import fit_quantized_linear
@@ -101,7 +101,7 @@ def _one_by_one(figures: dict[str, Figure]) -> dict[str, bytes]:
     return files
 
 
-needs_fork = pytest.mark.skipif(not forked._can_fork(), reason="no fork, another thread, or one CPU")
+needs_fork = pytest.mark.usefixtures("forks")
 
 
 @needs_fork

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from specgen.analysis import forked, results
+from specgen.analysis import results
 from specgen.analysis.results import load_results
 
 from .test_results_reading import _outcome, _row, _twice, _write, jsonl_files
 
-needs_fork = pytest.mark.skipif(not forked._can_fork(), reason="no fork, another thread, or one CPU")
+needs_fork = pytest.mark.usefixtures("forks")
 
 
 @contextmanager
