@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import re
 from contextlib import suppress
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import get_args
@@ -123,6 +123,11 @@ def fields_of(objects: list[dict], fields: tuple[str, ...]) -> dict[str, list]:
         return {field: list(map(itemgetter(field), objects)) for field in fields}
     values = list(chain.from_iterable(map(itemgetter(*fields), objects)))
     return {field: values[i :: len(fields)] for i, field in enumerate(fields)}
+
+
+def values_of(dicts: list[dict], key: str, default: list | None = None) -> list:
+    """Each dict's value of `key` (or the default's, or None): dict.get mapped in C, no per-row frame."""
+    return list(map(dict.get, dicts, repeat(key), repeat(None) if default is None else default))
 
 
 def _stage_columns(stages: list) -> tuple[np.ndarray, dict[str, list]]:

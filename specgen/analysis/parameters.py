@@ -9,12 +9,12 @@ changed.
 
 from __future__ import annotations
 
-from itertools import chain, repeat
+from itertools import chain
 from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from specgen.analysis.bulk import numbers
+from specgen.analysis.bulk import numbers, values_of
 from specgen.analysis.results import Result
 
 REGNET = ("w0", "wa", "wm")
@@ -42,11 +42,6 @@ def _stage_tables(
     return present, tables
 
 
-def _values(dicts: list[dict], key: str, default: list | None = None) -> list:
-    """Each dict's value of `key` (or the default's, or None): dict.get mapped in C, no per-row frame."""
-    return list(map(dict.get, dicts, repeat(key), repeat(None) if default is None else default))
-
-
 def _per_stage(name: str, table: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}{i + 1}": table[:, i] for i in range(table.shape[1])}
 
@@ -69,7 +64,7 @@ def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     designs = list(map(attrgetter("design"), results))
     keys = set().union(*designs)  # a key no design has is a column of NaN, not read row by row
     shared = {"b": "bottleneck_ratio", "g": "group_width"}
-    drawn = {name: numbers(_values(designs, f), (int, float)) for name, f in shared.items() if f in keys}
+    drawn = {name: numbers(values_of(designs, f), (int, float)) for name, f in shared.items() if f in keys}
     read = tuple(f for name, f in shared.items() if name not in drawn or np.isnan(drawn[name]).any())
     stages = list(map(itemgetter("stages"), map(attrgetter("spec"), results)))
     present, tables = _stage_tables(stages, ("depth", "width", *read))
@@ -78,15 +73,15 @@ def parameter_columns(results: list[Result]) -> dict[str, np.ndarray]:
     for name, field in shared.items():
         columns |= _shared_or_per_stage(name, present, tables.get(field), drawn.get(name))
     for name in REGNET:
-        if name in keys and not np.isnan(column := numbers(_values(designs, name), (int, float))).all():
+        if name in keys and not np.isnan(column := numbers(values_of(designs, name), (int, float))).all():
             columns[name] = column
     hyperparameters = list(map(attrgetter("hyperparameters"), results))
     own = set().union(*hyperparameters)
     for name, key in OPTIM.items():
         if key not in own and name not in keys:
             continue
-        values = _values(designs, name) if name in keys else None
-        values = _values(hyperparameters, key, values) if key in own else values
+        values = values_of(designs, name) if name in keys else None
+        values = values_of(hyperparameters, key, values) if key in own else values
         if not np.isnan(column := numbers(values, (int, float))).all():
             columns[name] = column
     columns["flops"] = np.fromiter(map(attrgetter("flops"), results), np.float64, len(results))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, best_of_draws, range_of
+from specgen.analysis.bulk import numbers
 from specgen.analysis.edf import (
     DEFAULT_BINS,
     EXACT_MAX_N,
@@ -154,7 +155,7 @@ def group_results(results: list[Result], by: str) -> list[Group]:
     statuses = list(map(attrgetter("status"), results))
     failed = np.fromiter(map("failed".__eq__, statuses), bool, len(statuses))
     diverged = np.fromiter(map("diverged".__eq__, statuses), bool, len(statuses))
-    errors = _floats(list(map(attrgetter("error"), results)))  # a failed run's None: NaN
+    errors = numbers(list(map(attrgetter("error"), results)), (int, float))  # a failed run's None: NaN
     errors[diverged] = DIVERGED_ERROR
     groups = []
     for name, rows in zip(names, by_id, strict=True):
@@ -167,13 +168,6 @@ def group_results(results: list[Result], by: str) -> list[Group]:
         group = list(map(results.__getitem__, kept.tolist()))
         groups.append(Group(name, group, rows.size - kept.size, errors[kept], diverged[kept], kept))
     return groups
-
-
-def _floats(values: list[float | None]) -> np.ndarray:
-    """As float64, None as NaN; read by np.fromiter where there is no None (twice as fast as np.array)."""
-    if None in values:
-        return np.array(values, dtype=np.float64)
-    return np.fromiter(values, np.float64, len(values))
 
 
 def _refuse_repeats(results: list[Result], by: str) -> None:

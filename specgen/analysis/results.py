@@ -48,6 +48,7 @@ from specgen.analysis.bulk import (
     optional_numbers,
     plainly_valid_networks,
     printable,
+    values_of,
     within,
 )
 from specgen.analysis.forked import map_forked
@@ -198,7 +199,6 @@ def result_from_row(row: object, source: str, origin: str) -> Result:
 def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result:
     """The Result of a valid row."""
     error = None if row["error"] is None else float(row["error"])
-    status = row.get("status") or ("done" if error is not None else "diverged")
     return Result(
         origin,
         source,
@@ -208,11 +208,16 @@ def _result(row: dict, source: str, origin: str, spec: dict[str, Any]) -> Result
         row["flops"],
         row["params"],
         spec,
-        status,
+        _status(row.get("status"), error),
         error,
         *(None if row.get(field) is None else float(row[field]) for field in TIMING_FIELDS),
         row.get(HYPERPARAMETERS) or {},
     )
+
+
+def _status(status: str | None, error: float | None) -> str:
+    """A run's status; a row without one finished ("done") where it has an error, else diverged."""
+    return status or ("done" if error is not None else "diverged")
 
 
 _STATUSES = frozenset({None, "done", "diverged", "failed"})
@@ -261,12 +266,12 @@ def _columns(rows: list) -> _Columns:
     if keys is None:
         keys = set(chain.from_iterable(rows))
         for field in _OPTIONAL:
-            values[field] = list(map(dict.get, rows, repeat(field))) if field in keys else [None] * len(rows)
+            values[field] = values_of(rows, field) if field in keys else [None] * len(rows)
     designs = values["design"]
     drawn = _same_keys(designs)
     design_keys = set(chain.from_iterable(designs)) if drawn is None else set(drawn)
     if drawn is None:
-        drawn = {field: list(map(dict.get, designs, repeat(field))) for field in _DRAWN}
+        drawn = {field: values_of(designs, field) for field in _DRAWN}
     for table, fields in ((values, _OPTIONAL), (drawn, _DRAWN)):
         for field in fields:
             table.setdefault(field, [None] * len(designs))
@@ -397,8 +402,7 @@ def _checked_results(
     errors = _floats(column("error"))
     statuses = column("status")
     if None in statuses:
-        outcome = ["done" if e is not None else "diverged" for e in errors]
-        statuses = [s or o for s, o in zip(statuses, outcome, strict=True)]
+        statuses = list(map(_status, statuses, errors))
     made = map(
         Result,
         repeat(origin),
@@ -529,7 +533,7 @@ def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.nd
         (designs, columns.designs, columns.design_keys - _DESIGN_FIELDS),
     ):
         for key in others:
-            values = column(table[key]) if key in table else list(map(dict.get, objects, repeat(key)))
+            values = column(table[key]) if key in table else values_of(objects, key)
             types = set(map(type, values))
             if not types <= _SCALARS:
                 alike &= [type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values]
