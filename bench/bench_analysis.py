@@ -13,7 +13,9 @@ collector running). Wall and CPU seconds both: on a shared machine they differ.
 Whole analyze: `specgen analyze` of the same N rows, in this process (imports already done), against
 the previous path: every parameter's own bootstrap (float64 errors gathered and argmin'd per draw, in
 4M-model chunks) where the draws are now made once per group and shared; the summaries must be equal.
-The target is the issue's: the whole analyze of 100,000 rows in under 3 s.
+The target is the issue's: the whole analyze of 100,000 rows in under 3 s. Its phases: reading, grouping
+and the parameter columns, then the comparison's pieces (each computes what its figures show and draws
+them), two at a time, against the same pieces done one by one.
 
     python bench/bench_analysis.py [--models 500] [--samples 2500] [--rows 100000]
 """
@@ -24,6 +26,7 @@ import argparse
 import contextlib
 import io
 import json
+import pickle
 import resource
 import subprocess
 import sys
@@ -34,10 +37,10 @@ from unittest import mock
 
 import numpy as np
 
-from specgen.analysis import plots, report
+from specgen.analysis import pieces, report
 from specgen.analysis.bootstrap import Range, bootstrap_range
 from specgen.analysis.fit import e_fit, fit_quantized_linear
-from specgen.analysis.parameters import parameter_columns
+from specgen.analysis.forked import map_forked
 from specgen.analysis.results import load_results, result_from_row
 from specgen.cli import main as specgen
 from specgen.network.regnet import block_widths
@@ -80,19 +83,14 @@ def previous_bootstrap_range(values: np.ndarray, errors: np.ndarray, samples: in
     return Range(*(float(p) for p in np.percentile(best, [2.5, 50.0, 97.5])))
 
 
-def previous_ranges(groups, errors, samples, seed):
-    """report._ranges as it was: each parameter of each group bootstrapped on its own."""
-    columns = parameter_columns([r for g in groups for r in g.results])
-    offsets = np.cumsum([0] + [len(g.results) for g in groups])
-    out = {}
-    for parameter, column in columns.items():
-        values = [column[offsets[i] : offsets[i + 1]] for i in range(len(groups))]
-        found = []
-        for x, err in zip(values, errors, strict=True):
-            keep = np.isfinite(x)
-            found.append(previous_bootstrap_range(x[keep], err[keep], samples, seed) if keep.any() else None)
-        out[parameter] = (values, found)
-    return out
+class PreviousDraws(pieces.Draws):
+    """The bootstrap as it was: each parameter of each group bootstrapped on its own, no draws shared."""
+
+    def range_of(self, group, x):
+        keep = np.isfinite(x)
+        if not keep.any():
+            return None
+        return previous_bootstrap_range(x[keep], self.errors[group][keep], self.samples, self.seed)
 
 
 def analyze(path: Path, out: Path) -> dict:
@@ -129,7 +127,7 @@ def timed(fn, *args):
 
 
 def cpu_seconds() -> float:
-    """This process's CPU seconds and those of its children that ended (render_all's forked one)."""
+    """This process's CPU seconds and those of its children that ended (map_forked's forked ones)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 
@@ -182,7 +180,7 @@ def main() -> None:
         print(f"  load_results                        {ours:9.2f} s  (cpu {ours_cpu:6.2f} s)   {ratio}")
 
         analyze(path, folder / "warm-up")  # matplotlib's and the templates' imports, out of both figures
-        with mock.patch.object(report, "_ranges", previous_ranges):
+        with mock.patch.object(pieces, "Draws", PreviousDraws):
             base, base_cpu, expected = timed_with_cpu(analyze, path, folder / "previous")
         phases, (ours, ours_cpu, got) = by_phase(lambda: timed_with_cpu(analyze, path, folder / "report"))
         command = command_wall(path, folder / "command")
@@ -195,10 +193,10 @@ def main() -> None:
     for phase, (wall, cpu) in phases.items():
         print(f"    {phase:<39} {wall:9.2f} s  (cpu {cpu:6.2f} s)")
     print(f"  as a command (a new process, imports too) {command:9.2f} s")
-    print(f"rendering the {args.rows:,} rows' figures (PNG and SVG), cpu counts the forked child's:")
+    print(f"the comparison's pieces of {args.rows:,} rows (computed and drawn), cpu with the forked child's:")
     print(f"  one by one (baseline)                     {serial:9.2f} s  (cpu {serial_cpu:6.2f} s)")
     ratio = f"{serial / forked:6.1f}x faster"
-    print(f"  render_all                                {forked:9.2f} s  (cpu {forked_cpu:6.2f} s)   {ratio}")
+    print(f"  two at a time (map_forked)                {forked:9.2f} s  (cpu {forked_cpu:6.2f} s)   {ratio}")
 
 
 def by_phase(run):
@@ -216,15 +214,16 @@ def by_phase(run):
     with (
         mock.patch.object(report, "load_results", timing("reading (load_results)", report.load_results)),
         mock.patch.object(report, "_compare", timing("_compare", report._compare)),
-        mock.patch.object(plots, "render_all", timing("rendering (render_all)", plots.render_all)),
+        mock.patch.object(report, "map_forked", timing("pieces, two at a time", report.map_forked)),
         mock.patch.object(report, "publish", timing("writing (publish)", report.publish)),
     ):
         out = run()
     compare = phases.pop("_compare")
     reading = phases["reading (load_results)"]
+    pieces_time = np.array(phases["pieces, two at a time"])
     phases = (
         {"reading (load_results)": reading}
-        | {"comparison (the rest of _compare)": (compare[0] - reading[0], compare[1] - reading[1])}
+        | {"grouping, columns (rest of _compare)": tuple(np.subtract(compare, reading) - pieces_time)}
         | phases
     )
     return phases, out
@@ -242,15 +241,27 @@ def command_wall(path: Path, out: Path) -> float:
 
 
 def rendering(path: Path) -> tuple[float, float, float, float]:
-    """Wall and CPU seconds of rendering the report's figures one by one, then with render_all."""
-    figures = report._compare([str(path)], "space", (), report.DEFAULT_BINS, 0, report.DEFAULT_SAMPLES)[1]
-    serial, serial_cpu, expected = timed_with_cpu(
-        lambda: {name: plots.render(fig) for name, fig in figures.items()}
-    )
-    forked, forked_cpu, got = timed_with_cpu(plots.render_all, figures)
-    assert got == {
-        f"{n}.{kind}": b for n, (png, svg) in expected.items() for kind, b in (("png", png), ("svg", svg))
-    }
+    """Wall and CPU seconds of the report's pieces done one by one, then two at a time (map_forked)."""
+    given = []
+
+    def kept(work, items):
+        given.append(items)
+        return map_forked(work, items)
+
+    with mock.patch.object(report, "map_forked", kept):
+        report.build([str(path)])
+    (work,) = given
+
+    def fresh(run):  # the bootstrap draws made anew for each way, as in a report
+        for piece in work:
+            for arg in piece.args:
+                if isinstance(arg, pieces.Draws):
+                    arg.made = [{} for _ in arg.errors]
+        return timed_with_cpu(run)
+
+    serial, serial_cpu, expected = fresh(lambda: [pieces.drawn(p) for p in work])
+    forked, forked_cpu, got = fresh(lambda: map_forked(pieces.drawn, work))
+    assert pickle.dumps(got) == pickle.dumps(expected)
     return serial, serial_cpu, forked, forked_cpu
 
 

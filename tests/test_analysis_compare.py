@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from specgen.analysis import fit, num_samples
 from specgen.analysis.bootstrap import best_of_draws, range_of
 from specgen.analysis.parameters import parameter_columns
-from specgen.analysis.report import BEST_MODELS, _best_models, _ranges, group_results
+from specgen.analysis.pieces import BEST_MODELS, Draws, best_models
+from specgen.analysis.report import group_results, grouped_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result
 from specgen.errors import SpecError
 from specgen.network.regnet import block_widths
@@ -122,14 +123,17 @@ def test_best_models_are_the_lowest_errors_ties_by_id(drawn):
     for group in groups:
         done = [r for r in group.results if r.status == "done"]
         expected = heapq.nsmallest(BEST_MODELS, done, key=lambda r: (r.error, r.id))
-        assert [r for r, _, _ in _best_models(group)] == expected
+        got = best_models(group)
+        assert [(b.id, b.error) for b in got] == [(r.id, r.error) for r in expected]
+        for b, r in zip(got, expected, strict=True):
+            assert b.widths.tolist() == [w for s in r.spec["stages"] for w in [s["width"]] * s["depth"]]
 
 
 def test_a_diverged_run_counts_at_the_diverged_error_and_is_never_a_best_model():
     results = [_result(0, "x", "a", "diverged", None), _result(1, "x", "b", "done", 0.5)]
     (group,) = group_results(results, "space")
     assert group.errors.tolist() == [DIVERGED_ERROR, 0.5] and group.diverged == 1
-    assert [r.id for r, _, _ in _best_models(group)] == ["b"]
+    assert [b.id for b in best_models(group)] == ["b"]
 
 
 def _columns_by_loop(results):
@@ -198,18 +202,19 @@ def test_ranges_read_in_row_order_are_the_groups_ranges(drawn, seed):
     groups = _outcome(lambda: group_results(results, "space"))
     if isinstance(groups, str):
         return
-    got = _ranges(groups, [g.errors for g in groups], 40, seed)
+    got = grouped_columns(groups)
+    draws = Draws([g.errors for g in groups], 40, seed)
     # As first written: the columns of the groups' results one after another, cut at each group's end.
     grouped = parameter_columns([r for g in groups for r in g.results])
     ends = np.cumsum([len(g.results) for g in groups])
     assert list(got) == list(grouped)
-    for parameter, (values, found) in got.items():
+    for parameter, values in got.items():
         expected_values = np.split(grouped[parameter], ends[:-1])
-        for g, expected, x, f in zip(groups, expected_values, values, found, strict=True):
+        for i, (g, expected, x) in enumerate(zip(groups, expected_values, values, strict=True)):
             assert np.array_equal(expected, x, equal_nan=True)
             keep = np.isfinite(x)
             expected_range = range_of(x[keep], best_of_draws(g.errors[keep], samples=40, seed=seed))
-            assert f == (expected_range if keep.any() else None)
+            assert draws.range_of(i, x) == (expected_range if keep.any() else None)
 
 
 # --- num_samples: the draws of Generator.choice, found without a binary search over every model ----------

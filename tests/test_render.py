@@ -1,5 +1,5 @@
-"""The figures' files: one Agg draw of the points serves the PNG and the SVG, and figures drawn two at a
-time (half of them in a forked child) give the bytes drawing them one by one gives."""
+"""The figures' files: one Agg draw of the points serves the PNG and the SVG, and a report's pieces done
+two at a time (half of them in a forked child) give the bytes doing them one by one gives."""
 
 import base64
 import io
@@ -14,11 +14,12 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from PIL import Image
 
-from specgen.analysis import plots
+from specgen.analysis import forked, plots
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import edf
 from specgen.analysis.fit import fit_quantized_linear
-from specgen.analysis.plots import edf_figure, render, render_all, scatter_figure, widths_figure
+from specgen.analysis.plots import edf_figure, render, scatter_figure, widths_figure
+from specgen.analysis.report import build
 
 NAMES = ["regnetx", "anynetx_a"]
 
@@ -105,7 +106,15 @@ needs_fork = pytest.mark.usefixtures("forks")
 
 
 @needs_fork
-def test_two_at_a_time_gives_the_bytes_of_one_by_one(monkeypatch):
+def test_a_report_drawn_two_pieces_at_a_time_is_the_one_drawn_in_one_process(monkeypatch, tmp_path):
+    """The comparison's pieces (each computes what its figures show and draws them), half of them in a
+    forked child: the same summary and files, byte for byte, as doing them all here."""
+    from tests.test_analyze_cli import ROWS, _write_jsonl
+
+    results = str(_write_jsonl(tmp_path / "results.jsonl", ROWS))
+    monkeypatch.setattr(forked, "_can_fork", lambda: False)
+    alone = build([results], normalize="flops,params")
+    monkeypatch.undo()
     forks = []
 
     def fork() -> int:
@@ -114,10 +123,11 @@ def test_two_at_a_time_gives_the_bytes_of_one_by_one(monkeypatch):
 
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", fork)
-    files = render_all(_figures())
+    split = build([results], normalize="flops,params")
     assert len(forks) == 1
-    assert list(files) == [f"{n}.{ext}" for n in _figures() for ext in ("png", "svg")]
-    assert files == _one_by_one(_figures())
+    assert split.summary == alone.summary and split.files == alone.files
+    names = [f"{n}.{ext}" for n in alone.summary["plots"] for ext in ("png", "svg")]
+    assert list(split.files) == [*names, "summary.json", "index.html"]
 
 
 @needs_fork
@@ -130,5 +140,5 @@ def test_a_figure_failing_in_the_child_raises_what_it_raises_alone():
     with pytest.raises(ValueError) as alone:
         _one_by_one(figures())
     with pytest.raises(ValueError) as split:
-        render_all(figures())
+        forked.map_forked(render, list(figures().values()))
     assert str(split.value) == str(alone.value) and "Expected \\frac{num}{den}" in str(alone.value)

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import io
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from matplotlib import rc_context
@@ -29,7 +29,6 @@ from matplotlib.ticker import MaxNLocator
 from specgen.analysis.bootstrap import Range
 from specgen.analysis.edf import EDF
 from specgen.analysis.fit import QuantizedLinearFit
-from specgen.analysis.forked import map_forked
 from specgen.analysis.num_samples import Point
 from specgen.analysis.parameters import LOG_SCALED
 from specgen.analysis.results import DIVERGED_ERROR
@@ -69,14 +68,6 @@ def render(fig: Figure) -> tuple[bytes, bytes]:
     with rc_context(_STYLE), _boxes_for_missing_glyphs():
         layers: list[RendererAgg] = []
         return _png(fig, layers), _svg(fig, iter(layers))
-
-
-def render_all(figures: Mapping[str, Figure]) -> dict[str, bytes]:
-    """Every figure's PNG and SVG by file name, two figures drawn at a time where the machine can."""
-    files = {}
-    for name, (png, svg) in zip(figures, map_forked(render, list(figures.values())), strict=True):
-        files[f"{name}.png"], files[f"{name}.svg"] = png, svg
-    return files
 
 
 def _png(fig: Figure, layers: list[RendererAgg]) -> bytes:

@@ -8,7 +8,6 @@ leaves no report at all, and a reader never sees half of one.
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
 import re
@@ -16,13 +15,14 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import combinations
 from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
 
-from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES, Range, best_of_draws, range_of
+from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES
 from specgen.analysis.bulk import numbers
 from specgen.analysis.edf import (
     DEFAULT_BINS,
@@ -32,11 +32,10 @@ from specgen.analysis.edf import (
     ks_2samp,
     normalized_weights,
 )
-from specgen.analysis.fit import QuantizedLinearFit, fit_quantized_linear
-from specgen.analysis.num_samples import curve
+from specgen.analysis.forked import map_forked
 from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result, _no_cycle_collection, load_results
-from specgen.analysis.timing import CORRELATED, CORRELATION, MEASURES, timed_runs
+from specgen.analysis.timing import CORRELATED, CORRELATION, timed_runs
 from specgen.analysis.timing import summary as timing_summary
 from specgen.atomic import missing_folders, remove_empty, write_atomic
 from specgen.errors import ROOT, SpecError, shown
@@ -45,7 +44,6 @@ from specgen.sweep.store import TIMING_FIELDS
 
 BY = ("space", "source")
 NORMALIZE = ("flops", "params")
-BEST_MODELS = 3
 COMMAND = "specgen analyze"
 MARK = ".specgen-report"
 MARK_TEXT = "This folder is a report of `specgen analyze`; a new report replaces it whole.\n"
@@ -236,51 +234,16 @@ def _ks_table(names: list[str], errors: list[np.ndarray], weights: dict[str, lis
     return rows
 
 
-def _ranges(
-    groups: list[Group], errors: list[np.ndarray], samples: int, seed: int
-) -> dict[str, tuple[list[np.ndarray], list[Range | None]]]:
-    """Parameter -> (its values in each group, each group's bootstrap range or None where it has none).
-
-    The columns are read from the groups' results in the order the rows were read (see `Group.rows`).
-    """
+def grouped_columns(groups: list[Group]) -> dict[str, list[np.ndarray]]:
+    """Parameter -> its values in each group (`parameter_columns`), read from the groups' results in
+    the order the rows were read (see `Group.rows`)."""
     grouped = [r for g in groups for r in g.results]
     read = np.argsort(np.concatenate([g.rows for g in groups]))
     columns = parameter_columns(list(map(grouped.__getitem__, read.tolist())))
     place = np.empty_like(read)
     place[read] = np.arange(read.size)  # each grouped result's place in the order read
     positions = np.split(place, np.cumsum([len(g.results) for g in groups])[:-1])
-    # Each group's best model per draw, keyed by which of its models have the parameter: the draws
-    # depend only on those models' errors, so parameters that the same models have share them.
-    draws: list[dict[bytes, np.ndarray]] = [{} for _ in groups]
-    out = {}
-    for parameter, column in columns.items():
-        values = [column[at] for at in positions]
-        found = []
-        for x, err, drawn in zip(values, errors, draws, strict=True):
-            keep = np.isfinite(x)
-            if not keep.any():
-                found.append(None)
-                continue
-            key = keep.tobytes()
-            if key not in drawn:
-                drawn[key] = best_of_draws(err[keep], samples=samples, seed=seed)
-            found.append(range_of(x[keep], drawn[key]))
-        out[parameter] = (values, found)
-    return out
-
-
-def _best_models(group: Group) -> list[tuple[Result, np.ndarray, QuantizedLinearFit]]:
-    """The best finished models of a group with the quantized linear fit of their per-block widths."""
-    done = np.flatnonzero(~group.diverged_runs)
-    if done.size > BEST_MODELS:  # the few of the lowest errors, with every tie of the last
-        last = np.partition(group.errors[done], BEST_MODELS - 1)[BEST_MODELS - 1]
-        done = done[group.errors[done] <= last]
-    out = []
-    candidates = map(group.results.__getitem__, done.tolist())
-    for r in heapq.nsmallest(BEST_MODELS, candidates, key=lambda r: (r.error, r.id)):
-        widths = np.repeat(r.net.widths, r.net.depths)
-        out.append((r, widths, fit_quantized_linear(widths)))
-    return out
+    return {parameter: [column[at] for at in positions] for parameter, column in columns.items()}
 
 
 @_no_cycle_collection()
@@ -296,16 +259,12 @@ def build(
     """Load, compare and draw everything; nothing is written yet.
 
     The cycle collector stays paused throughout, not only while reading: with the rows in memory its
-    passes find nothing, rows being trees. The figures are rendered after `_compare` has returned,
-    so that its rows are freed then: matplotlib's text parsing leaves cycles through the frames on
-    the stack, and a frame that held the rows would keep them for the collector (a second's work on
-    100,000 rows).
+    passes find nothing, rows being trees. The rows are freed before any figure is drawn: matplotlib's
+    text parsing leaves cycles through the frames on the stack, and a frame that held the rows would
+    keep them for the collector (a second's work on 100,000 rows).
     """
-    from specgen.analysis import plots
-
-    summary, figures = _compare(sources, by, measures(normalize), bins, seed, samples)
-    report = Report(summary)
-    report.files.update(plots.render_all(figures))
+    summary, files = _compare(sources, by, measures(normalize), bins, seed, samples)
+    report = Report(summary, files)
     report.files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode()
     report.files["index.html"] = _html(report).encode()
     return report
@@ -313,10 +272,15 @@ def build(
 
 def _compare(
     sources: list[str], by: str, normalize: tuple[str, ...], bins: int, seed: int, samples: int
-) -> tuple[dict, dict]:
-    """The summary and the figures (not rendered yet) of the sources' results."""
+) -> tuple[dict, dict[str, bytes]]:
+    """The summary and the figures' files of the sources' results.
+
+    The rows are read and grouped here; the rest is done in pieces that each compute what a figure or
+    two show and draw them, two pieces at a time where the machine can (`map_forked`), so that one
+    scatter's bootstrap or fit overlaps another's drawing.
+    """
     _check_options(sources, by, normalize, seed)
-    from specgen.analysis import plots
+    from specgen.analysis import pieces, plots
 
     skipped: dict[str, int] = {}
     results = [r for s in sources for r in load_results(s, skipped)]
@@ -327,8 +291,7 @@ def _compare(
         raise SpecError(COMMAND, "--by", message)
     names = [g.name for g in groups]
     errors = [g.errors for g in groups]
-    figures = {"edf": plots.edf_figure(names, [edf(e) for e in errors], errors, "error EDF")}
-
+    edfs = {"edf": ([edf(e) for e in errors], "error EDF")}
     weights = {}
     for measure in normalize:
         column = np.array(list(map(attrgetter(measure), results)), dtype=np.float64)
@@ -336,30 +299,32 @@ def _compare(
         edges = complexity_edges(complexity, bins)
         weights[measure] = [normalized_weights(c, edges) for c in complexity]
         normalized = [edf(e, w) for e, w in zip(errors, weights[measure], strict=True)]
-        title = f"{measure}-normalized error EDF ({bins} bins)"
-        figures[f"edf-{measure}"] = plots.edf_figure(names, normalized, errors, title)
-
-    # What a random search of n models finds, by the EDF compared (normalized over the first measure
-    # named, as NDS draws).
-    by_group = weights[normalize[0]] if normalize else [None] * len(errors)
-    curves = [curve(e, w, seed) for e, w in zip(errors, by_group, strict=True)]
-    what = f"{normalize[0]}-normalized" if normalize else "random"
-    figures["num-samples"] = plots.num_samples_figure(names, curves, f"min error of n {what} models")
-
-    ranges = _ranges(groups, errors, samples, seed)
-    for parameter, (values, found) in ranges.items():
-        figures[f"scatter-{parameter}"] = plots.scatter_figure(parameter, names, values, errors, found)
-
-    best = [_best_models(g) for g in groups]
-    for index, (g, models) in enumerate(zip(groups, best, strict=True), 1):
-        if models:
-            ids, errs, widths, fits = zip(*((r.id, r.error, w, f) for r, w, f in models), strict=True)
-            figures[f"widths-{index}"] = plots.widths_figure(g.name, ids, errs, widths, fits)
-
+        edfs[f"edf-{measure}"] = (normalized, f"{measure}-normalized error EDF ({bins} bins)")
+    columns = grouped_columns(groups)
+    best = [pieces.best_models(g) for g in groups]
     timed = [timed_runs(g.results, e) for g, e in zip(groups, errors, strict=True)]
+    counts = [(len(g.results), g.diverged, g.failed) for g in groups]
+    # The rows are freed here, with `results`, in the order they were read, where they lie in memory in
+    # turn, rather than with the groups, in id order (a cache miss a row); the pieces need none of them.
+    del groups, results
+
+    # The num-samples curve draws from the EDF compared (normalized over the first measure named, as NDS).
+    by_group = weights[normalize[0]] if normalize else [None] * len(errors)
+    what = f"{normalize[0]}-normalized" if normalize else "random"
+    draws = pieces.Draws(errors, samples, seed)
+    work: dict[str, pieces.Piece] = {
+        "edf": partial(pieces.edfs, names, errors, edfs),
+        "num-samples": partial(pieces.num_samples, names, errors, by_group, seed, what),
+    }
+    for parameter, values in columns.items():
+        work[parameter] = partial(pieces.scatter, parameter, names, values, errors, draws)
+    work["widths"] = partial(pieces.widths, names, best)
     if any(t is not None for t in timed):
-        for measure in MEASURES:
-            figures[f"time-{measure}"] = plots.time_figure(measure, names, timed)
+        work["time"] = partial(pieces.times, names, timed)
+    done = dict(zip(work, map_forked(pieces.drawn, list(work.values())), strict=True))
+    files = {name: data for _, drawn in done.values() for name, data in drawn.items()}
+    curves, fits = done["num-samples"][0], done["widths"][0]
+    ranges = {parameter: done[parameter][0] for parameter in columns}
 
     summary = {
         "by": by,
@@ -371,25 +336,25 @@ def _compare(
         "skipped": skipped,
         "groups": [
             {
-                "name": g.name,
-                "n": len(g.results),
-                "diverged": g.diverged,
-                "failed": g.failed,
+                "name": name,
+                "n": n,
+                "diverged": diverged,
+                "failed": failed,
                 "min_error": _rounded(e.min()),
                 "mean_error": _rounded(e.mean()),
                 "median_error": _rounded(np.median(e)),
                 "ranges": {
                     parameter: {k: _rounded(v) for k, v in vars(found[i]).items()}
-                    for parameter, (_, found) in ranges.items()
+                    for parameter, found in ranges.items()
                     if found[i] is not None
                 },
                 "best": [
                     {
-                        "id": r.id,
-                        "error": r.error,
+                        "id": b.id,
+                        "error": b.error,
                         "fit": {k: v if isinstance(v, int) else _rounded(v) for k, v in vars(f).items()},
                     }
-                    for r, _, f in best[i]
+                    for b, f in zip(best[i], fits[i], strict=True)
                 ],
                 "timing": None if timed[i] is None else timing_summary(timed[i]),
                 "num_samples": [
@@ -397,18 +362,15 @@ def _compare(
                     for p in curves[i]
                 ],
             }
-            for i, (g, e) in enumerate(zip(groups, errors, strict=True))
+            for i, (name, e, (n, diverged, failed)) in enumerate(zip(names, errors, counts, strict=True))
         ],
         "ks": _ks_table(names, errors, weights),
         "timing": {"correlation": CORRELATION, "fields": list(TIMING_FIELDS)}
         if any(t is not None for t in timed)
         else None,
-        "plots": list(figures),
+        "plots": [name.removesuffix(".png") for name in files if name.endswith(".png")],
     }
-    # The rows are then freed with `results`, in the order they were read, where they lie in memory in
-    # turn, rather than with the groups, in id order (a cache miss a row).
-    del groups, best
-    return summary, figures
+    return summary, files
 
 
 def _html(report: Report) -> str:
