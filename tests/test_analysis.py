@@ -28,7 +28,7 @@ from specgen.analysis.edf import (
 )
 from specgen.analysis.fit import MAX_SLOPE, e_fit, fit_quantized_linear, slopes
 from specgen.analysis.parameters import parameter_columns
-from specgen.analysis.results import load_results, plainly_valid_rows, result_from_row
+from specgen.analysis.results import load_results, load_table, plainly_valid_rows, result_from_row
 from specgen.errors import SpecError
 from specgen.network import limits
 from specgen.network.blocks import BLOCK_TYPES
@@ -652,8 +652,9 @@ def test_parameter_columns_are_the_networks_values(tmp_path, space):
     rows = [s.to_json() | {"error": 0.1 + i / 100} for i, s in enumerate(samples)]
     path = tmp_path / "r.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    results = load_results(path)
-    columns = parameter_columns(results)
+    table = load_table(path)
+    columns = parameter_columns(table.columns)
+    results = [table.result(i) for i in range(len(rows))]
     assert columns["depth"].tolist() == [sum(r.net.depths) for r in results]
     for i in range(max(len(r.net.stages) for r in results)):
         expected = [r.net.widths[i] if i < len(r.net.stages) else None for r in results]

@@ -16,6 +16,7 @@ from specgen.analysis.parameters import parameter_columns
 from specgen.analysis.pieces import BEST_MODELS, Draws, best_models
 from specgen.analysis.report import group_results, grouped_columns
 from specgen.analysis.results import DIVERGED_ERROR, Result
+from specgen.analysis.table import table_of
 from specgen.errors import SpecError
 from specgen.network.regnet import block_widths
 from specgen.network.spec import NetworkSpec, Stage
@@ -100,40 +101,39 @@ def _outcome(f):
 @given(rows, st.sampled_from(["space", "source"]))
 def test_groups_are_the_loops_groups(drawn, by):
     results = _results(drawn)
-    got = _outcome(lambda: group_results(results, by))
+    got = _outcome(lambda: group_results(table_of(results).columns, by))
     expected = _outcome(lambda: _grouped_by_loop(results, by))
     if isinstance(expected, str):
         assert got == expected
         return
-    assert [(g.name, [r.id for r in g.results], g.failed) for g in got] == [
-        (name, [r.id for r in kept], failed) for name, kept, failed in expected
-    ]
+    assert [(g.name, [results[i] for i in g.rows], g.failed) for g in got] == expected
     for g in got:
-        assert g.errors.tolist() == [r.analysis_error for r in g.results]
-        assert g.diverged == sum(r.status == "diverged" for r in g.results)
-        assert [results[i] for i in g.rows] == g.results
+        assert g.errors.tolist() == [results[i].analysis_error for i in g.rows]
+        assert g.diverged == sum(results[i].status == "diverged" for i in g.rows)
 
 
 @settings(max_examples=200, deadline=None)
 @given(rows)
 def test_best_models_are_the_lowest_errors_ties_by_id(drawn):
-    groups = _outcome(lambda: group_results(_results(drawn), "space"))
+    results = _results(drawn)
+    table = table_of(results)
+    groups = _outcome(lambda: group_results(table.columns, "space"))
     if isinstance(groups, str):  # a run twice, or a space of failed runs only
         return
     for group in groups:
-        done = [r for r in group.results if r.status == "done"]
+        done = [results[i] for i in group.rows if results[i].status == "done"]
         expected = heapq.nsmallest(BEST_MODELS, done, key=lambda r: (r.error, r.id))
-        got = best_models(group)
+        got = best_models(group, table)
         assert [(b.id, b.error) for b in got] == [(r.id, r.error) for r in expected]
         for b, r in zip(got, expected, strict=True):
             assert b.widths.tolist() == [w for s in r.spec["stages"] for w in [s["width"]] * s["depth"]]
 
 
 def test_a_diverged_run_counts_at_the_diverged_error_and_is_never_a_best_model():
-    results = [_result(0, "x", "a", "diverged", None), _result(1, "x", "b", "done", 0.5)]
-    (group,) = group_results(results, "space")
+    table = table_of([_result(0, "x", "a", "diverged", None), _result(1, "x", "b", "done", 0.5)])
+    (group,) = group_results(table.columns, "space")
     assert group.errors.tolist() == [DIVERGED_ERROR, 0.5] and group.diverged == 1
-    assert [b.id for b in best_models(group)] == ["b"]
+    assert [b.id for b in best_models(group, table)] == ["b"]
 
 
 def _columns_by_loop(results):
@@ -169,7 +169,7 @@ def test_parameter_columns_are_each_rows_values(drawn):
         _result(i, "x", str(i), "done", 0.1, design=d, hyperparameters=h, stages=s)
         for i, (d, h, s) in enumerate(drawn)
     ]
-    columns = parameter_columns(results)
+    columns = parameter_columns(table_of(results).columns)
     for name, values in _columns_by_loop(results).items():
         expected = [v if type(v) in (int, float) else None for v in values]
         if name in columns:
@@ -199,14 +199,15 @@ def test_ranges_read_in_row_order_are_the_groups_ranges(drawn, seed):
     """The columns are read from the rows in their own order and taken per group: the same values
     and ranges as read from each group's results (failed runs left out of both)."""
     results = _results(drawn)
-    groups = _outcome(lambda: group_results(results, "space"))
+    table = table_of(results)
+    groups = _outcome(lambda: group_results(table.columns, "space"))
     if isinstance(groups, str):
         return
-    got = grouped_columns(groups)
+    got = grouped_columns(groups, table.columns)
     draws = Draws([g.errors for g in groups], 40, seed)
     # As first written: the columns of the groups' results one after another, cut at each group's end.
-    grouped = parameter_columns([r for g in groups for r in g.results])
-    ends = np.cumsum([len(g.results) for g in groups])
+    grouped = parameter_columns(table_of([results[i] for g in groups for i in g.rows]).columns)
+    ends = np.cumsum([g.n for g in groups])
     assert list(got) == list(grouped)
     for parameter, values in got.items():
         expected_values = np.split(grouped[parameter], ends[:-1])

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from specgen.analysis.edf import ks_2samp
 from specgen.analysis.report import MARK, MARK_TEXT, group_results
-from specgen.analysis.results import COLUMNS, load_results
+from specgen.analysis.results import COLUMNS, load_results, load_table
 from specgen.cli import main
 from specgen.space.builtins import load_space
 from specgen.space.sampler import sample
@@ -176,19 +176,15 @@ def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
         ROWS[3] | {"status": "failed", "error": None},
         ROWS[4] | {"status": None, "error": None},
     ]
-    (group,) = group_results(
-        load_results(
-            _write_jsonl(
-                tmp_path / "r.jsonl",
-                [{k: v for k, v in r.items() if v is not None or k == "error"} for r in rows],
-            )
-        ),
-        "space",
+    path = _write_jsonl(
+        tmp_path / "r.jsonl", [{k: v for k, v in r.items() if v is not None or k == "error"} for r in rows]
     )
-    status = {r.id: r.status for r in group.results}
+    table = load_table(path).columns
+    (group,) = group_results(table, "space")
+    status = {table.id[i]: table.status[i] for i in group.rows}
     assert [status.get(r["id"]) for r in rows] == ["done", "diverged", "done", None, "diverged"]
     assert group.failed == 1
-    errors = dict(zip([r.id for r in group.results], group.errors.tolist(), strict=True))
+    errors = dict(zip([table.id[i] for i in group.rows], group.errors.tolist(), strict=True))
     assert errors[rows[1]["id"]] == errors[rows[4]["id"]] == 1.0
 
 
@@ -606,8 +602,7 @@ def test_a_report_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, full_d
 
 
 def test_the_rows_are_freed_when_the_report_is_built(tmp_path):
-    """By reference counting: none is left for the cycle collector (a second's work on 100k rows), though
-    drawing leaves cycles through the frames on the stack."""
+    """By reference counting: none is left for the cycle collector (a second's work on 100k rows)."""
     from specgen.analysis.report import build
     from specgen.analysis.results import Result
 

@@ -1,7 +1,9 @@
-"""Reading a JSONL file of results fast (orjson, keys counted by their ':') gives what json gives.
+"""Reading a JSONL file of results fast (orjson, keys counted by their ':', into a table) gives what
+json gives.
 
-The reference is the reading by json with the duplicate-key hook (`_jsonl_rows`): every file, good or
-bad, must give the same results, or the same one line of refusal.
+The reference is the reading by json with the duplicate-key hook (`_jsonl_rows`), made into a table
+(`table_of`): every file, good or bad, must give the same columns and the same Result of every run, or
+the same one line of refusal.
 """
 
 import json
@@ -9,6 +11,7 @@ import re
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,9 +19,10 @@ from hypothesis import strategies as st
 from specgen.analysis.results import (
     MAX_RESULTS_BYTES,
     _jsonl_rows,
-    _read_fast,
-    load_results,
+    _jsonl_table,
+    load_table,
 )
+from specgen.analysis.table import ResultTable, table_of
 from specgen.errors import SpecError
 from specgen.network import limits
 from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage
@@ -44,12 +48,26 @@ def _outcome(read) -> tuple:
         return ("refused", str(e))
 
 
+def shown(table: ResultTable) -> tuple[str, str]:
+    """A table's columns (arrays as lists, NaN as nan) and the Result of each of its runs, as text."""
+
+    def listed(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: listed(v) for key, v in value.items()}
+        return value.tolist() if isinstance(value, np.ndarray) else value
+
+    columns = {name: listed(value) for name, value in vars(table.columns).items()}
+    return repr(columns), repr([table.result(i) for i in range(len(table.columns))])
+
+
 def _both(path: Path) -> tuple[tuple, tuple]:
-    """What load_results gives, and what the reference reading by json gives."""
-    reference = _outcome(
-        lambda: _jsonl_rows(read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff"), str(path))
-    )
-    return _outcome(lambda: load_results(path)), reference
+    """What load_table gives, and what the reference reading by json gives (as a table)."""
+
+    def reference() -> tuple[str, str]:
+        text = read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff")
+        return shown(table_of(_jsonl_rows(text, str(path))))
+
+    return _outcome(lambda: shown(load_table(path))), _outcome(reference)
 
 
 def _write(tmp_path: Path, lines: list[str], end: str = "\n") -> Path:
@@ -84,7 +102,7 @@ def test_a_key_given_twice_anywhere_is_refused_as_json_refuses_it(tmp_path, line
     fast, reference = _both(path)
     refusal = f"{path}:{line}: $: invalid JSON: key '{key}' appears twice in one object"
     assert fast == reference == ("refused", refusal)
-    assert _read_fast(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is None
+    assert _jsonl_table(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is None
 
 
 def test_a_bad_row_above_a_key_given_twice_is_refused_first(tmp_path):
@@ -101,15 +119,15 @@ def test_colons_in_strings_and_keys_are_counted_and_good_rows_read_fast(tmp_path
     path = _write(tmp_path, [json.dumps(r) for r in rows])
     fast, reference = _both(path)
     assert fast == reference and fast[0] == "read"
-    assert _read_fast(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is not None
-    assert [r.id for r in load_results(path)] == ["a:b::c", "plain"]
+    assert _jsonl_table(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is not None
+    assert load_table(path).columns.id == ["a:b::c", "plain"]
 
 
 def test_an_escaped_colon_is_read_by_json(tmp_path):
     """'\\u003a' is a ':' the text does not show, so the count cannot tell a lost key: json reads it."""
     line = json.dumps(_row(id="a:b")).replace('"a:b"', '"a\\u003ab"')
     path = _write(tmp_path, [line, _twice(line, 0).replace("\\u003a", "x")])
-    assert _read_fast(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is None
+    assert _jsonl_table(read_bytes(path, MAX_RESULTS_BYTES), str(path)) is None
     fast, reference = _both(path)
     assert fast == reference and fast[0] == "refused"
 

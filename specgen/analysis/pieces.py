@@ -9,6 +9,7 @@ another's drawing. Each gives back what the summary takes from it and its figure
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from specgen.analysis.timing import MEASURES, Timed
 
 if TYPE_CHECKING:
     from specgen.analysis.report import Group
+    from specgen.analysis.table import ResultTable
 
 BEST_MODELS = 3
 
@@ -39,6 +41,10 @@ def drawn(piece: Piece) -> tuple[object, dict[str, bytes]]:
     files = {}
     for name, fig in figures.items():
         files[f"{name}.png"], files[f"{name}.svg"] = plots.render(fig)
+    # A figure is a web of cycles, left to the collector, which a report keeps paused while it runs: the
+    # young generation, all made since, is collected here, in whichever process drew the figure.
+    del figures, fig
+    gc.collect(0)
     return found, files
 
 
@@ -74,15 +80,19 @@ class Best:
     """Its per-block widths."""
 
 
-def best_models(group: Group) -> list[Best]:
+def best_models(group: Group, table: ResultTable) -> list[Best]:
     """The best finished models of a group (the lowest errors, ties by id) with their per-block widths."""
     done = np.flatnonzero(~group.diverged_runs)
     if done.size > BEST_MODELS:  # the few of the lowest errors, with every tie of the last
         last = np.partition(group.errors[done], BEST_MODELS - 1)[BEST_MODELS - 1]
         done = done[group.errors[done] <= last]
-    candidates = map(group.results.__getitem__, done.tolist())
-    best = heapq.nsmallest(BEST_MODELS, candidates, key=lambda r: (r.error, r.id))
-    return [Best(r.id, r.error, np.repeat(r.net.widths, r.net.depths)) for r in best]
+    columns = table.columns
+    rows = group.rows[done].tolist()
+    out = []
+    for i in heapq.nsmallest(BEST_MODELS, rows, key=lambda i: (columns.error[i], columns.id[i])):
+        net = table.result(i).net
+        out.append(Best(columns.id[i], float(columns.error[i]), np.repeat(net.widths, net.depths)))
+    return out
 
 
 def edfs(names: list[str], errors: list[np.ndarray], by_name: dict[str, tuple[list[EDF], str]]) -> tuple:

@@ -17,13 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import combinations
-from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
 
 from specgen.analysis.bootstrap import DEFAULT_FRACTION, DEFAULT_SAMPLES
-from specgen.analysis.bulk import numbers
 from specgen.analysis.edf import (
     DEFAULT_BINS,
     EXACT_MAX_N,
@@ -34,7 +32,8 @@ from specgen.analysis.edf import (
 )
 from specgen.analysis.forked import map_forked
 from specgen.analysis.parameters import parameter_columns
-from specgen.analysis.results import DIVERGED_ERROR, Result, _no_cycle_collection, load_results
+from specgen.analysis.results import DIVERGED_ERROR, _no_cycle_collection, load_table
+from specgen.analysis.table import Columns, concatenated
 from specgen.analysis.timing import CORRELATED, CORRELATION, timed_runs
 from specgen.analysis.timing import summary as timing_summary
 from specgen.atomic import missing_folders, remove_empty, write_atomic
@@ -56,19 +55,20 @@ REPORT_FILE = re.compile(
 
 @dataclass(frozen=True)
 class Group:
-    """The results of one space (or source): runs that finished or diverged; failed runs counted."""
+    """The runs of one space (or source) that finished or diverged; failed runs counted."""
 
     name: str
-    results: list[Result]
+    rows: np.ndarray
+    """Its runs' places in the table, in id order."""
     failed: int
     errors: np.ndarray
-    """Each result's analysis error (`Result.analysis_error`)."""
+    """Each run's analysis error (`Result.analysis_error`)."""
     diverged_runs: np.ndarray
     """True where a run diverged."""
-    rows: np.ndarray
-    """Each result's position among the results grouped. Columns are read from those in their own
-    order, where the rows lie in memory in turn (in id order they are scattered: a cache miss a
-    field), and taken per group by these positions."""
+
+    @property
+    def n(self) -> int:
+        return self.rows.size
 
     @property
     def diverged(self) -> int:
@@ -130,17 +130,17 @@ def _timing_table(summary: dict) -> str:
     return table(headers, rows, right=[False] + [True] * (len(headers) - 1)) + "\n" + note
 
 
-def group_results(results: list[Result], by: str) -> list[Group]:
-    """Results grouped by space name or source (in name order, each in id order); each needs a finished run.
+def group_results(table: Columns, by: str) -> list[Group]:
+    """Runs grouped by space name or source (in name order, each in id order); each needs a finished run.
 
     A run (an id) twice in a group, say a store given with its own export, would count twice.
     Read column-wise: ids sorted as a NumPy array, where a repeat is next to its first.
     """
-    keys = list(map(attrgetter(by), results))
+    keys = table.space if by == "space" else table.source
     names = sorted(set(keys))
     index = {name: i for i, name in enumerate(names)}
     which = np.fromiter(map(index.__getitem__, keys), np.int64, len(keys))
-    ids = np.array(list(map(attrgetter("id"), results)))
+    ids = np.array(table.id)
     by_id = []
     for i in range(len(names)):
         rows = np.flatnonzero(which == i)
@@ -148,36 +148,31 @@ def group_results(results: list[Result], by: str) -> list[Group]:
         order = np.argsort(in_order, kind="stable")
         rows, in_order = rows[order], in_order[order]
         if np.any(in_order[1:] == in_order[:-1]):
-            _refuse_repeats(results, by)
+            _refuse_repeats(table, keys, by)
         by_id.append(rows)
-    statuses = list(map(attrgetter("status"), results))
-    failed = np.fromiter(map("failed".__eq__, statuses), bool, len(statuses))
-    diverged = np.fromiter(map("diverged".__eq__, statuses), bool, len(statuses))
-    errors = numbers(list(map(attrgetter("error"), results)), (int, float))  # a failed run's None: NaN
+    failed = np.fromiter(map("failed".__eq__, table.status), bool, len(table))
+    diverged = np.fromiter(map("diverged".__eq__, table.status), bool, len(table))
+    errors = table.error.copy()  # a failed run's None: NaN
     errors[diverged] = DIVERGED_ERROR
     groups = []
     for name, rows in zip(names, by_id, strict=True):
         # In id order, so the bootstrap's draws do not depend on the order the sources were given in.
         kept = rows[~failed[rows]]
         if not kept.size:
-            source = results[rows.min()].source
             message = f"expected a run of {shown(name)} that did not fail; all {rows.size} failed"
-            raise SpecError(source, "status", message)
-        group = list(map(results.__getitem__, kept.tolist()))
-        groups.append(Group(name, group, rows.size - kept.size, errors[kept], diverged[kept], kept))
+            raise SpecError(table.source[rows.min()], "status", message)
+        groups.append(Group(name, kept, rows.size - kept.size, errors[kept], diverged[kept]))
     return groups
 
 
-def _refuse_repeats(results: list[Result], by: str) -> None:
+def _refuse_repeats(table: Columns, keys: list[str], by: str) -> None:
     """The first run seen again in its group, refused at its row."""
-    first: dict[tuple[str, str], Result] = {}
-    for r in results:
-        seen = first.setdefault((r.space if by == "space" else r.source, r.id), r)
-        if seen is not r:
-            message = (
-                f"expected each run once in a {by}, got {json.dumps(r.id)} again (first at {seen.where})"
-            )
-            raise SpecError(r.where, "id", message)
+    first: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(zip(keys, table.id, strict=True)):
+        seen = first.setdefault(key, i)
+        if seen != i:
+            again = f"got {json.dumps(key[1])} again (first at {table.where[seen]})"
+            raise SpecError(table.where[i], "id", f"expected each run once in a {by}, {again}")
 
 
 def _rounded(x: float) -> float:
@@ -234,16 +229,10 @@ def _ks_table(names: list[str], errors: list[np.ndarray], weights: dict[str, lis
     return rows
 
 
-def grouped_columns(groups: list[Group]) -> dict[str, list[np.ndarray]]:
-    """Parameter -> its values in each group (`parameter_columns`), read from the groups' results in
-    the order the rows were read (see `Group.rows`)."""
-    grouped = [r for g in groups for r in g.results]
-    read = np.argsort(np.concatenate([g.rows for g in groups]))
-    columns = parameter_columns(list(map(grouped.__getitem__, read.tolist())))
-    place = np.empty_like(read)
-    place[read] = np.arange(read.size)  # each grouped result's place in the order read
-    positions = np.split(place, np.cumsum([len(g.results) for g in groups])[:-1])
-    return {parameter: [column[at] for at in positions] for parameter, column in columns.items()}
+def grouped_columns(groups: list[Group], table: Columns) -> dict[str, list[np.ndarray]]:
+    """Parameter -> its values in each group (`parameter_columns`)."""
+    columns = parameter_columns(table)
+    return {parameter: [column[g.rows] for g in groups] for parameter, column in columns.items()}
 
 
 @_no_cycle_collection()
@@ -258,10 +247,8 @@ def build(
 ) -> Report:
     """Load, compare and draw everything; nothing is written yet.
 
-    The cycle collector stays paused throughout, not only while reading: with the rows in memory its
-    passes find nothing, rows being trees. The rows are freed before any figure is drawn: matplotlib's
-    text parsing leaves cycles through the frames on the stack, and a frame that held the rows would
-    keep them for the collector (a second's work on 100,000 rows).
+    The cycle collector stays paused throughout, not only while reading: with the runs in memory its
+    passes find nothing, rows being trees.
     """
     summary, files = _compare(sources, by, measures(normalize), bins, seed, samples)
     report = Report(summary, files)
@@ -283,8 +270,8 @@ def _compare(
     from specgen.analysis import pieces, plots
 
     skipped: dict[str, int] = {}
-    results = [r for s in sources for r in load_results(s, skipped)]
-    groups = group_results(results, by)
+    table = concatenated([load_table(s, skipped) for s in sources])
+    groups = group_results(table.columns, by)
     if len(groups) > plots.COLORS:
         colours = f"expected at most {plots.COLORS} {by}s to compare, one colour each in the plots"
         message = f"{colours}; got {len(groups)}"
@@ -294,19 +281,16 @@ def _compare(
     edfs = {"edf": ([edf(e) for e in errors], "error EDF")}
     weights = {}
     for measure in normalize:
-        column = np.array(list(map(attrgetter(measure), results)), dtype=np.float64)
-        complexity = [column[g.rows] for g in groups]
+        complexity = [getattr(table.columns, measure)[g.rows] for g in groups]
         edges = complexity_edges(complexity, bins)
         weights[measure] = [normalized_weights(c, edges) for c in complexity]
         normalized = [edf(e, w) for e, w in zip(errors, weights[measure], strict=True)]
         edfs[f"edf-{measure}"] = (normalized, f"{measure}-normalized error EDF ({bins} bins)")
-    columns = grouped_columns(groups)
-    best = [pieces.best_models(g) for g in groups]
-    timed = [timed_runs(g.results, e) for g, e in zip(groups, errors, strict=True)]
-    counts = [(len(g.results), g.diverged, g.failed) for g in groups]
-    # The rows are freed here, with `results`, in the order they were read, where they lie in memory in
-    # turn, rather than with the groups, in id order (a cache miss a row); the pieces need none of them.
-    del groups, results
+    columns = grouped_columns(groups, table.columns)
+    best = [pieces.best_models(g, table) for g in groups]
+    timed = [timed_runs(table, g.rows, g.errors) for g in groups]
+    counts = [(g.n, g.diverged, g.failed) for g in groups]
+    del table  # the pieces need only columns: a forked child is a copy of less
 
     # The num-samples curve draws from the EDF compared (normalized over the first measure named, as NDS).
     by_group = weights[normalize[0]] if normalize else [None] * len(errors)

@@ -8,8 +8,10 @@ formula, is dropped (`specgen.sweep.cells`).
 Every row is untrusted input and is checked; the first bad one is reported as
 `FILE:LINE: field: what was expected`. Rows are checked column-wise first (`plainly_valid_rows`,
 `bulk`; many rows in two halves at once, `_in_halves`); a row that is not plainly valid goes
-through the models (_Row, NetworkSpec), which word the line. A JSONL file is parsed by orjson where
-that gives what json gives (`_read_fast`), else by json, whose messages are the refusals.
+through the models (_Row, NetworkSpec), which word the line. `load_results` gives every run's Result;
+`load_table`, what analysis reads, gives their columns (`specgen.analysis.table`): a JSONL file is
+then parsed by orjson where that gives what json gives (`_jsonl_table`, two halves of the file at
+once), else by json, whose messages are the refusals.
 
 Runs that produced no error are kept and told apart: status "diverged" (or no
 status and a null error) is a property of the design and counts in the
@@ -53,6 +55,7 @@ from specgen.analysis.bulk import (
 )
 from specgen.analysis.forked import map_forked
 from specgen.analysis.published import read_published
+from specgen.analysis.table import DESIGN_NUMBERS, Columns, ResultTable, columns_of, joined, table_of, taken
 from specgen.errors import ROOT, SpecError, first_error, named, shown
 from specgen.network import limits
 from specgen.network.spec import Name, NetworkSpec, Stage
@@ -393,25 +396,14 @@ def _checked_results(
     """Results of rows: those plainly valid (`plain`, of `columns`) made from their columns, the others
     by `result_from_row`, in order, so that the first bad row is the one refused."""
     fast = np.flatnonzero(plain)
-    whole = len(fast) == len(plain)
-
-    def column(field: str) -> list:
-        values = columns.values[field]
-        return values if whole else [values[i] for i in fast]
-
-    errors = _floats(column("error"))
-    statuses = column("status")
-    if None in statuses:
-        statuses = list(map(_status, statuses, errors))
+    fields = _plain_fields(columns, fast)
     made = map(
         Result,
         repeat(origin),
         [sources[i] for i in columns.where[fast]] if len(fast) < len(rows) else sources,
-        *map(column, ("id", "space", "design", "flops", "params", "spec")),
-        statuses,
-        errors,
-        *(_floats(column(field)) for field in TIMING_FIELDS),
-        [h or {} for h in column(HYPERPARAMETERS)],
+        *map(fields.get, ("id", "space", "design", "flops", "params", "spec", "status", "error")),
+        *(_floats(fields[field]) for field in TIMING_FIELDS),
+        [h or {} for h in fields[HYPERPARAMETERS]],
     )
     if len(fast) == len(rows):
         return list(made)
@@ -421,6 +413,20 @@ def _checked_results(
         next(made) if ok else result_from_row(row, source, origin)
         for row, source, ok in zip(rows, sources, is_plain.tolist(), strict=True)
     ]
+
+
+def _plain_fields(columns: _Columns, fast: np.ndarray) -> dict[str, list]:
+    """The fields of the plainly valid rows (at `fast` among the columns' rows) as a Result holds them:
+    errors as floats, and a status where a row leaves it out."""
+    whole = len(fast) == len(columns.rows)
+    fields = {}
+    for field in (*COLUMNS, *_OPTIONAL):
+        values = columns.values[field]
+        fields[field] = values if whole else [values[i] for i in fast]
+    fields["error"] = _floats(fields["error"])
+    if None in fields["status"]:
+        fields["status"] = list(map(_status, fields["status"], fields["error"]))
+    return fields
 
 
 def _floats(values: list) -> list:
@@ -442,23 +448,52 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 """The values orjson and json read alike (and floats below 2**63)."""
 
 
-def _jsonl_results(data: bytes, path: str) -> list[Result]:
-    """The results of a JSONL file's bytes: read by orjson where that is sure to give what json gives,
-    else by json (`_jsonl_rows`), which words any refusal."""
-    results = _read_fast(data, path)
-    return _jsonl_rows(decode_text(data, path), path) if results is None else results
+def load_table(path: str | Path, skipped: dict[str, int] | None = None) -> ResultTable:
+    """Every result in one source as a table (`specgen.analysis.table`), refused as `load_results`
+    refuses it: a JSONL file read by orjson (`_jsonl_table`) where that is sure to give what json gives,
+    every other source from its Results."""
+    path = str(path)
+    with _no_cycle_collection():
+        if Path(path).suffix.lower() == ".jsonl":
+            table = _jsonl_table(_jsonl_bytes(path), path)
+            if table is not None:
+                return table
+        return table_of(_load(path, {} if skipped is None else skipped))
 
 
-def _read_fast(data: bytes, path: str) -> list[Result] | None:
-    """The results of a JSONL file read by orjson; None where orjson could read it otherwise than json
-    (which reads NaN, a lone surrogate and integers past 64 bits, refuses a key given twice, and splits
-    lines alike only in ASCII).
+def _jsonl_bytes(path: str) -> bytes:
+    return read_bytes(path, MAX_RESULTS_BYTES).removeprefix(_BOM)
 
-    Rows not plainly valid, and rows holding unchecked values that orjson may read otherwise (nested,
-    or numbers past 2**63), are read again by json, one by one. A key given twice in a row read only
-    by orjson shows in a count: outside strings, the text holds a ':' for each key it gives, so it
-    holds as many as the rows' objects have keys plus the ':' in their strings only when no object
-    lost a key (a string's escaped ':', '\\u003a', does not show: a text with one is left to json).
+
+@dataclass(frozen=True)
+class _Part:
+    """The rows of one span of a JSONL file's bytes, read by orjson."""
+
+    lines: np.ndarray
+    """Each row's line (its line break too) as (start, end) offsets in the file."""
+    linenos: np.ndarray
+    fast: np.ndarray
+    """The places (among the span's rows) of those orjson read as json reads them, plainly valid."""
+    slow: np.ndarray
+    """The places of the others, to be read by json and checked by the models."""
+    columns: Columns | None
+    """The fast rows' columns; None where there are none."""
+
+
+def _jsonl_table(data: bytes, path: str) -> ResultTable | None:
+    """The table of a JSONL file's bytes, read by orjson; None where orjson could read it otherwise than
+    json (which reads NaN, a lone surrogate and integers past 64 bits, refuses a key given twice, and
+    splits lines alike only in ASCII), or where it holds no row: `load_results` reads it then.
+
+    From HALVES_FROM lines, the two halves of the file are read at once, cut at a line break: a forked
+    child splits, parses and checks one and sends back only its columns (`map_forked`). Rows not plainly
+    valid, and rows holding unchecked values that orjson may read otherwise (nested, or numbers past
+    2**63), are read again by json and checked by the models, in file order, so that the first bad row
+    is the one refused. A key given twice in a row read only by orjson shows in a count: outside
+    strings, the text holds a ':' for each key it gives, so it holds as many as the rows' objects have
+    keys plus the ':' in their strings only when no object lost a key (a string's escaped ':',
+    '\\u003a', does not show: a text with one is left to json). A run's whole Result is its line read
+    again, when asked for.
     """
     if not data.isascii():
         try:
@@ -469,30 +504,90 @@ def _read_fast(data: bytes, path: str) -> list[Result] | None:
             return None
     if b"\\" in data and any(c in data for c in _ESCAPED_COLONS):
         return None
-    lines = data.splitlines()
-    kept = [lineno for lineno, line in enumerate(lines, 1) if line.strip()]
+    cut = data.find(b"\n", len(data) // 2) + 1 if data.count(b"\n") >= HALVES_FROM else 0
+    spans = [(0, cut), (cut, len(data))] if 0 < cut < len(data) else [(0, len(data))]
+    parts = map_forked(lambda span: _jsonl_part(data, path, *span), spans)
+    if None in parts:
+        return None
+    lines = np.concatenate([part.lines for part in parts])
+    linenos = np.concatenate([part.linenos for part in parts])
+    if not len(lines):
+        return None
+    starts = np.cumsum([0] + [len(part.linenos) for part in parts])
+    fast = [part.fast + start for part, start in zip(parts, starts, strict=False)]
+    slow = np.concatenate([part.slow + start for part, start in zip(parts, starts, strict=False)])
+
+    def row(i: int) -> Any:
+        start, end = lines[i]
+        return json.loads(data[start:end].decode("utf-8"), object_pairs_hook=refuse_duplicates)
+
+    def where(i: int) -> str:
+        return f"{path}:{linenos[i]}"
+
+    try:
+        again = list(map(row, slow.tolist()))
+    except (ValueError, RecursionError):
+        return None
+    checked = [result_from_row(r, where(i), path) for r, i in zip(again, slow.tolist(), strict=True)]
+    made = [part.columns for part in parts if part.columns is not None]
+    columns = joined(made + ([table_of(checked).columns] if checked else []))
+    if checked:  # in file order
+        columns = taken(columns, np.argsort(np.concatenate([*fast, slow])))
+    return ResultTable(columns, lambda i: result_from_row(row(i), where(i), path))
+
+
+def _design_values(columns: _Columns, fast: np.ndarray, designs: list[dict]) -> dict[str, list]:
+    """`design_values` of the designs at `fast` among the columns' rows: the values read with the
+    columns where they were (the drawn ones, or every key where the designs hold the same keys)."""
+    whole = len(fast) == len(columns.rows)
+    out = {}
+    for key in DESIGN_NUMBERS:
+        if key in columns.designs:
+            values = columns.designs[key]
+            out[key] = values if whole else [values[i] for i in fast]
+        elif key in columns.design_keys:
+            out[key] = values_of(designs, key)
+    return out
+
+
+def _jsonl_part(data: bytes, path: str, start: int, stop: int) -> _Part | None:
+    """The rows of data[start:stop] (whole lines) read by orjson, the plainly valid ones that it reads as
+    json does as columns; None where orjson refuses a line or the ':' count shows a key given twice."""
+    lines = data[start:stop].splitlines(keepends=True)  # JSON allows the line break after a value
+    ends = np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines))) + start
+    first = 1 + data.count(b"\n", 0, start) + data.count(b"\r", 0, start) - data.count(b"\r\n", 0, start)
+    kept = [i for i, line in enumerate(lines) if not line.isspace()]
     if len(kept) < len(lines):
-        if any(b"\v" in line or b"\f" in line for line in lines if not line.strip()):
+        if any(b"\v" in line or b"\f" in line for line in lines if line.isspace()):
             return None  # a line break to str.splitlines, and a blank line to both
-        lines = [lines[lineno - 1] for lineno in kept]
+        lines = [lines[i] for i in kept]
+    kept = np.array(kept, np.int64)
+    spans = np.column_stack([(ends - np.diff(ends, prepend=start))[kept], ends[kept]])
+    if not lines:
+        return _Part(spans, kept, kept, kept, None)
     try:
         rows = list(map(orjson.loads, lines))
     except orjson.JSONDecodeError:
         return None
     columns = _columns(rows)
-    plain, alike, colons = _in_halves(_plain_alike, columns)
-    plain[plain] = alike
-    again = np.ones(len(rows), bool)
-    again[columns.where[plain]] = False
-    again = np.flatnonzero(again)
-    try:
-        for i in again:
-            rows[i] = json.loads(lines[i].decode("utf-8"), object_pairs_hook=refuse_duplicates)
-    except (ValueError, RecursionError):
+    plain, alike, colons = _plain_alike(columns)
+    fast = np.flatnonzero(plain)[alike]  # among the columns' rows
+    at = columns.where[fast]  # among these rows
+    if sum(map(bytes.count, map(lines.__getitem__, at.tolist()), repeat(b":"))) != colons[alike].sum():
         return None
-    if data.count(b":") - sum(lines[i].count(b":") for i in again) != colons[alike].sum():
-        return None
-    return _checked_results(rows, [f"{path}:{lineno}" for lineno in kept], path, columns, plain)
+    slow = np.setdiff1d(np.arange(len(rows)), at)
+    if not len(at):
+        return _Part(spans, kept + first, at, slow, None)
+    fields = _plain_fields(columns, fast)
+    made = columns_of(
+        [path] * len(fast),
+        [f"{path}:{lineno}" for lineno in (kept[at] + first).tolist()],
+        *map(fields.get, ("id", "space", "flops", "params", "spec", "status", "error")),
+        {field: fields[field] for field in TIMING_FIELDS},
+        _design_values(columns, fast, fields["design"]),
+        fields[HYPERPARAMETERS],
+    )
+    return _Part(spans, kept + first, at, slow, made)
 
 
 def _plain_alike(columns: _Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -657,7 +752,7 @@ def _load(path: str, skipped: dict[str, int]) -> list[Result]:
         for family, count in published.skipped.items():
             skipped[family] = skipped.get(family, 0) + count
     elif suffix == ".jsonl":
-        results = _jsonl_results(read_bytes(path, MAX_RESULTS_BYTES).removeprefix(_BOM), path)
+        results = _jsonl_rows(decode_text(_jsonl_bytes(path), path), path)
     elif suffix == ".csv":
         results = _csv_rows(read_text(path, MAX_RESULTS_BYTES).removeprefix("\ufeff"), path)
     else:

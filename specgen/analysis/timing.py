@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specgen.analysis.results import Result
+from specgen.analysis.table import ResultTable
 from specgen.network import complexity
 from specgen.sweep.store import TIMING_FIELDS
 
@@ -37,26 +37,21 @@ class Timed:
         return self.errors.size
 
 
-def timed_runs(results: list[Result], errors: np.ndarray) -> Timed | None:
-    """The runs of a group (with their analysis errors) that have a timing; None when none has."""
-    keep = [
-        i
-        for i, r in enumerate(results)
-        if r.forward_seconds is not None or r.forward_backward_seconds is not None
-    ]
-    if not keep:
+def timed_runs(table: ResultTable, rows: np.ndarray, errors: np.ndarray) -> Timed | None:
+    """The runs at those places in the table (with their analysis errors) that have a timing; None when
+    none has."""
+    columns = table.columns
+    seconds = {field: columns.seconds[field][rows] for field in TIMING_FIELDS}
+    keep = np.flatnonzero(np.logical_or.reduce([~np.isnan(s) for s in seconds.values()]))
+    if not keep.size:
         return None
-    runs = [results[i] for i in keep]
+    timed = rows[keep]
     measures = {
-        "flops": np.array([r.flops for r in runs], dtype=np.float64),
-        "params": np.array([r.params for r in runs], dtype=np.float64),
-        "acts": np.array([complexity.count(r.net).acts for r in runs], dtype=np.float64),
+        "flops": columns.flops[timed],
+        "params": columns.params[timed],
+        "acts": np.array([complexity.count(table.result(i).net).acts for i in timed.tolist()], np.float64),
     }
-    seconds = {
-        f: np.array([np.nan if getattr(r, f) is None else getattr(r, f) for r in runs], dtype=np.float64)
-        for f in TIMING_FIELDS
-    }
-    return Timed(measures, errors[keep], seconds)
+    return Timed(measures, errors[keep], {field: s[keep] for field, s in seconds.items()})
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
