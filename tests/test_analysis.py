@@ -654,7 +654,7 @@ def test_parameter_columns_are_the_networks_values(tmp_path, space):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     table = load_table(path)
     columns = parameter_columns(table.columns)
-    results = [table.result(i) for i in range(len(rows))]
+    results = table.results(range(len(rows)))
     assert columns["depth"].tolist() == [sum(r.net.depths) for r in results]
     for i in range(max(len(r.net.stages) for r in results)):
         expected = [r.net.widths[i] if i < len(r.net.stages) else None for r in results]

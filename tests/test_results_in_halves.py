@@ -51,10 +51,10 @@ def _serial_and_halves(path: Path, read: str = "load_results") -> tuple[tuple, t
 def _halves(path: Path, read: str) -> list:
     """The spans a read cuts a file into: 9 rows as 4 and 5, or its bytes at the line break past half."""
     if read == "load_results":
-        return [[(0, 4), (4, 9)]]
+        return [(0, 4), (4, 9)]
     data = path.read_bytes()
     cut = data.index(b"\n", len(data) // 2) + 1
-    return [[(0, cut), (cut, len(data))]]
+    return [(0, cut), (cut, len(data))]
 
 
 def _lines(count: int, bad: dict[int, dict] | None = None) -> list[str]:
@@ -77,7 +77,7 @@ def test_good_rows_read_in_halves_as_in_one_piece(tmp_path, read):
     path = _write(tmp_path, _lines(9))
     serial, halves, spans = _serial_and_halves(path, read)
     assert serial == halves and serial[0] == "read"
-    assert spans == _halves(path, read)
+    assert spans[0] == _halves(path, read)  # (load_table's Results, shown, are read in halves too)
 
 
 _ERROR = {"error": 1.5}, "error: expected a value <= 1, got 1.5"
@@ -99,7 +99,7 @@ def test_the_first_bad_row_in_the_file_is_refused_whichever_half_holds_it(tmp_pa
     path = _write(tmp_path, _lines(9, {line: fields for line, (fields, _) in bad.items()}))
     serial, halves, spans = _serial_and_halves(path, read)
     assert serial == halves == ("refused", f"{path}:{refused}: {bad[refused][1]}")
-    assert spans == _halves(path, read)
+    assert spans[0] == _halves(path, read)  # (load_table's Results, shown, are read in halves too)
 
 
 @needs_fork

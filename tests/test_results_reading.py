@@ -57,7 +57,7 @@ def shown(table: ResultTable) -> tuple[str, str]:
         return value.tolist() if isinstance(value, np.ndarray) else value
 
     columns = {name: listed(value) for name, value in vars(table.columns).items()}
-    return repr(columns), repr([table.result(i) for i in range(len(table.columns))])
+    return repr(columns), repr(table.results(range(len(table.columns))))
 
 
 def _both(path: Path) -> tuple[tuple, tuple]:

@@ -88,11 +88,8 @@ def best_models(group: Group, table: ResultTable) -> list[Best]:
         done = done[group.errors[done] <= last]
     columns = table.columns
     rows = group.rows[done].tolist()
-    out = []
-    for i in heapq.nsmallest(BEST_MODELS, rows, key=lambda i: (columns.error[i], columns.id[i])):
-        net = table.result(i).net
-        out.append(Best(columns.id[i], float(columns.error[i]), np.repeat(net.widths, net.depths)))
-    return out
+    best = heapq.nsmallest(BEST_MODELS, rows, key=lambda i: (columns.error[i], columns.id[i]))
+    return [Best(r.id, r.error, np.repeat(r.net.widths, r.net.depths)) for r in table.results(best)]
 
 
 def edfs(names: list[str], errors: list[np.ndarray], by_name: dict[str, tuple[list[EDF], str]]) -> tuple:

@@ -305,7 +305,9 @@ def _compare(
     work["widths"] = partial(pieces.widths, names, best)
     if any(t is not None for t in timed):
         work["time"] = partial(pieces.times, names, timed)
-    done = dict(zip(work, map_forked(pieces.drawn, list(work.values())), strict=True))
+    begun = ["widths", *(name for name in work if name != "widths")]  # a fit may take seconds: first
+    done = dict(zip(begun, map_forked(pieces.drawn, [work[name] for name in begun]), strict=True))
+    done = {name: done[name] for name in work}  # in the report's order
     files = {name: data for _, drawn in done.values() for name, data in drawn.items()}
     curves, fits = done["num-samples"][0], done["widths"][0]
     ranges = {parameter: done[parameter][0] for parameter in columns}

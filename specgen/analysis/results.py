@@ -27,7 +27,7 @@ import gc
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
@@ -533,7 +533,11 @@ def _jsonl_table(data: bytes, path: str) -> ResultTable | None:
     columns = joined(made + ([table_of(checked).columns] if checked else []))
     if checked:  # in file order
         columns = taken(columns, np.argsort(np.concatenate([*fast, slow])))
-    return ResultTable(columns, lambda i: result_from_row(row(i), where(i), path))
+
+    def results(places: Sequence[int]) -> list[Result]:  # as load_results makes them
+        return _results(list(map(row, places)), list(map(where, places)), path)
+
+    return ResultTable(columns, results)
 
 
 def _design_values(columns: _Columns, fast: np.ndarray, designs: list[dict]) -> dict[str, list]:

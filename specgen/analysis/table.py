@@ -9,7 +9,6 @@ only the columns; every other reading builds one from its Results (`table_of`).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -66,8 +65,8 @@ class ResultTable:
     """The runs of one or more sources: their columns, and each one's whole Result."""
 
     columns: Columns
-    result: Callable[[int], Result]
-    """The whole Result of a run, by its place in the table, made when asked for."""
+    results: Callable[[Sequence[int]], list[Result]]
+    """The whole Results of the runs at those places in the table, made when asked for."""
 
 
 def stage_tables(stages: list[list[dict]], fields: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -141,7 +140,7 @@ def table_of(results: Sequence[Result]) -> ResultTable:
         design_values(field("design")),
         field("hyperparameters"),
     )
-    return ResultTable(columns, results.__getitem__)
+    return ResultTable(columns, lambda places: [results[i] for i in places])
 
 
 def joined(parts: Sequence[Columns]) -> Columns:
@@ -182,10 +181,16 @@ def concatenated(tables: Sequence[ResultTable]) -> ResultTable:
     """The tables' runs one after another (several sources compared)."""
     if len(tables) == 1:
         return tables[0]
-    starts = np.cumsum([0] + [len(t.columns) for t in tables[:-1]]).tolist()
+    starts = np.cumsum([0] + [len(t.columns) for t in tables])
 
-    def result(i: int) -> Result:
-        k = bisect_right(starts, i) - 1
-        return tables[k].result(i - starts[k])
+    def results(places: Sequence[int]) -> list[Result]:
+        places = np.asarray(places, np.int64)
+        which = np.searchsorted(starts, places, side="right") - 1
+        out: list = [None] * len(places)
+        for k, table in enumerate(tables):
+            mine = np.flatnonzero(which == k)
+            for at, result in zip(mine, table.results((places[mine] - starts[k]).tolist()), strict=True):
+                out[at] = result
+        return out
 
-    return ResultTable(joined([t.columns for t in tables]), result)
+    return ResultTable(joined([t.columns for t in tables]), results)

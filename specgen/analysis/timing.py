@@ -49,7 +49,7 @@ def timed_runs(table: ResultTable, rows: np.ndarray, errors: np.ndarray) -> Time
     measures = {
         "flops": columns.flops[timed],
         "params": columns.params[timed],
-        "acts": np.array([complexity.count(table.result(i).net).acts for i in timed.tolist()], np.float64),
+        "acts": np.array([complexity.count(r.net).acts for r in table.results(timed.tolist())], np.float64),
     }
     return Timed(measures, errors[keep], {field: s[keep] for field, s in seconds.items()})
 
