@@ -1,12 +1,14 @@
 """map_forked: the same results and errors as doing every item here, and no child left behind."""
 
 import os
+import pickle
 import signal
 import threading
 import time
 
 import pytest
 
+from specgen.analysis import forked
 from specgen.analysis.forked import map_forked
 
 needs_fork = pytest.mark.usefixtures("forks")
@@ -126,3 +128,10 @@ def test_ctrl_c_here_stops_the_child_at_once(tmp_path):
 def test_more_items_than_a_pipe_holds_are_done_here_in_order():
     done = map_forked(_square_where, range(20_000))
     assert done == [(x * x, os.getpid()) for x in range(20_000)]
+
+
+def test_a_pickle_cut_short_by_a_dying_child_reads_as_nothing_sent():
+    sent = pickle.dumps({0: (0, 1), 1: (1, 1)})
+    assert forked._unpickled(sent) == {0: (0, 1), 1: (1, 1)}
+    for cut in (0, 1, len(sent) // 2, len(sent) - 1):
+        assert forked._unpickled(sent[:cut]) == {}

@@ -37,7 +37,7 @@ def map_forked(work: Callable[[Item], Done], items: Sequence[Item]) -> list[Done
     with os.fdopen(read, "rb") as pipe:
         try:
             done = _until_failure(work, items, _taken(queue))
-            sent = pipe.read()  # all of it once the child has written it and exited (or died)
+            sent = _unpickled(pipe.read())  # all of it once the child has written it (or died)
         except BaseException:  # an error or Ctrl-C here: the child's work is of no use any more
             os.kill(pid, signal.SIGKILL)
             raise
@@ -45,8 +45,16 @@ def map_forked(work: Callable[[Item], Done], items: Sequence[Item]) -> list[Done
             os.close(queue)
             status = os.waitpid(pid, 0)[1]
     if os.waitstatus_to_exitcode(status) == 0:
-        done.update(pickle.loads(sent))
+        done.update(sent)
     return [done[i] if i in done else work(item) for i, item in enumerate(items)]
+
+
+def _unpickled(sent: bytes) -> dict:
+    """What the child sent, read while it exits; nothing where it died writing (its status says so)."""
+    try:
+        return pickle.loads(sent)
+    except Exception:  # a pickle cut short: any of several errors
+        return {}
 
 
 def _can_fork() -> bool:

@@ -305,7 +305,9 @@ def _compare(
     work["widths"] = partial(pieces.widths, names, best)
     if any(t is not None for t in timed):
         work["time"] = partial(pieces.times, names, timed)
-    begun = ["widths", *(name for name in work if name != "widths")]  # a fit may take seconds: first
+    # Longest first, so that neither process is left with a long one at the end: the fits (seconds on
+    # AnyNet results), the scatters (every run's point), then the EDFs, curves and times.
+    begun = ["widths", *columns, *(name for name in work if name not in columns and name != "widths")]
     done = dict(zip(begun, map_forked(pieces.drawn, [work[name] for name in begun]), strict=True))
     done = {name: done[name] for name in work}  # in the report's order
     files = {name: data for _, drawn in done.values() for name, data in drawn.items()}

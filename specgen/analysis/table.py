@@ -109,8 +109,8 @@ def columns_of(
         source,
         where,
         ids,
-        spaces,
-        statuses,
+        _one_each(spaces),
+        _one_each(statuses),
         of(errors),
         of(flops),
         of(params),
@@ -119,6 +119,12 @@ def columns_of(
         {key: of(values_of(own, key) if drawn else None) for key in HYPERPARAMETER_NUMBERS},
         stage_tables(list(map(itemgetter("stages"), specs)), STAGE_NUMBERS),
     )
+
+
+def _one_each(values: list[str]) -> list[str]:
+    """The values, each distinct one a single object (read from rows, each row's is its own): a pickle
+    then sends it once, and freeing them is cheap."""
+    return list(map({v: v for v in set(values)}.__getitem__, values))
 
 
 def design_values(designs: list[dict]) -> dict[str, list]:
