@@ -16,8 +16,9 @@ difference is work that one implementation does and another does not.
 
 Needs valgrind, and patience: under callgrind the first call of each implementation (every kernel
 translated, oneDNN's generated code too) takes minutes; at batch 8, 224 px one model's eval takes
-about 35 minutes of one core, a training step several times that. `--models regnetx_200mf --batch 2
---resolution 32` runs in about 3 minutes.
+about 35 minutes of one core, a training step several times that; `--modes train --batch 2` of both
+default models took about an hour. `--models regnetx_200mf --batch 2 --resolution 32` runs in about 3
+minutes.
 """
 
 from __future__ import annotations
