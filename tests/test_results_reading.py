@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from specgen.analysis.results import (
     MAX_RESULTS_BYTES,
+    _jsonl_part,
     _jsonl_rows,
     _jsonl_table,
     load_table,
@@ -27,6 +28,8 @@ from specgen.errors import SpecError
 from specgen.network import limits
 from specgen.network.spec import LEFT_OUT_DEFAULTS, NetworkSpec, Stage
 from specgen.network.stems import STEM_TYPES
+from specgen.space.builtins import load_space
+from specgen.space.sampler import sample
 from specgen.specfile import read_bytes, read_text
 from specgen.testing import network_specs
 
@@ -186,7 +189,9 @@ _ODD = st.one_of(  # what orjson reads otherwise, or not at all
     st.lists(st.integers(-(2**66), 2**66), max_size=2),
     st.dictionaries(st.sampled_from(["x", "y:"]), st.integers(), max_size=2),
 )
-_EXTRA = st.one_of(_SIMPLE, st.text(alphabet="ab:", max_size=4), _ODD)
+_LISTED = st.lists(st.one_of(_SIMPLE, st.text(alphabet="ab:", max_size=3), _ODD), max_size=4)
+"""Lists as an AnyNet design draws them (per-stage values), and lists holding what orjson reads otherwise."""
+_EXTRA = st.one_of(_SIMPLE, st.text(alphabet="ab:", max_size=4), _ODD, _LISTED)
 
 
 _ONE_IN_8 = st.sampled_from([False] * 7 + [True])
@@ -238,3 +243,19 @@ def test_every_word_a_plain_spec_may_hold_is_without_a_colon():
         words |= {v for v in get_args(NetworkSpec.model_fields[field].annotation) if isinstance(v, str)}
     assert len(words) > 3 and not any(":" in w for w in words)
     assert re.fullmatch(limits.NAME_PATTERN, "a:b") is None
+
+
+def test_anynet_designs_of_per_stage_lists_are_read_by_orjson(tmp_path):
+    """An AnyNet design draws lists (depths, widths, ...), which no rule checks: lists of numbers read
+    alike, so its rows are read by orjson, none again by json; a list holding a float past 2**63 (an
+    integer to json, maybe) or another list is left to json."""
+    rows = [s.to_json() | {"error": 0.5} for s in sample(load_space("anynetx_a"), 6, seed=0, resolution=32)]
+    assert all(type(v) is list for r in rows for v in r["design"].values())
+    rows[4]["design"]["extra"] = [1.0, 2.0**64]
+    rows[5]["design"]["extra"] = [[1, 2]]
+    path = _write(tmp_path, [json.dumps(r) for r in rows])
+    fast, reference = _both(path)
+    assert fast == reference and fast[0] == "read"
+    data = read_bytes(path, MAX_RESULTS_BYTES)
+    part = _jsonl_part(data, str(path), 0, len(data))
+    assert part.fast.tolist() == [0, 1, 2, 3] and part.slow.tolist() == [4, 5]

@@ -635,14 +635,41 @@ def _read_alike(columns: _Columns, plain: np.ndarray) -> tuple[np.ndarray, np.nd
     ):
         for key in others:
             values = column(table[key]) if key in table else values_of(objects, key)
-            types = set(map(type, values))
-            if not types <= _SCALARS:
-                alike &= [type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values]
+            read_alike, inside = _unchecked(values)
+            alike &= read_alike
+            colons += inside
             if ":" in key:
                 holding = np.fromiter(map(contains, objects, repeat(key)), np.int64, len(fast))
                 colons += holding * key.count(":")
-            if str in types:
-                colons += [v.count(":") if type(v) is str else 0 for v in values]
+    return alike, colons
+
+
+def _unchecked(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """Where values no rule checks are ones orjson reads as json does, and the ':' in their strings: a
+    string, None, a bool, an integer, a float below 2**63, or a list of those (an AnyNet design's
+    per-stage depths, widths, ...), read column-wise; anything else is left to json."""
+    if list not in set(map(type, values)):
+        return _unchecked_scalars(values)
+    lists = [v if type(v) is list else [v] for v in values]
+    row = np.repeat(np.arange(len(values)), np.fromiter(map(len, lists), np.int64, len(lists)))
+    read_alike, inside = _unchecked_scalars(list(chain.from_iterable(lists)))
+    alike = np.ones(len(values), bool)
+    alike[row[~read_alike]] = False
+    return alike, np.bincount(row, inside, len(values)).astype(np.int64)
+
+
+def _unchecked_scalars(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """_unchecked of values none of which is a list (one is not alike)."""
+    types = set(map(type, values))
+    if types <= _SCALARS:
+        alike = np.ones(len(values), bool)
+    elif types == {float}:  # a float past 2**63 may be an integer that orjson read as a float
+        alike = np.abs(np.fromiter(values, np.float64, len(values))) < 2**63
+    else:
+        alike = np.array([type(v) in _SCALARS or (type(v) is float and abs(v) < 2**63) for v in values], bool)
+    colons = np.zeros(len(values), np.int64)
+    if str in types:
+        colons += [v.count(":") if type(v) is str else 0 for v in values]
     return alike, colons
 
 
