@@ -188,6 +188,18 @@ def test_diverged_count_and_failed_runs_are_left_out(tmp_path):
     assert errors[rows[1]["id"]] == errors[rows[4]["id"]] == 1.0
 
 
+def test_a_space_whose_runs_all_diverged_has_no_best_models_and_no_widths_figure(tmp_path):
+    rows = [r | {"status": "diverged", "error": None} for r in ROWS[:5]]
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        main, ["analyze", str(_write_jsonl(tmp_path / "r.jsonl", rows)), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    (group,) = json.loads((out / "summary.json").read_text())["groups"]
+    assert (group["n"], group["diverged"], group["best"]) == (5, 5, [])
+    assert not list(out.glob("widths-*")) and (out / "edf.png").is_file()
+
+
 def _assert_same_report(folder, out) -> None:
     """Byte-identical plots and the same summary, whatever the results came from."""
     for path in folder.iterdir():

@@ -39,11 +39,10 @@ def drawn(piece: Piece) -> tuple[object, dict[str, bytes]]:
     """A piece done and its figures drawn: what it gives the summary, and their PNG and SVG files."""
     found, figures = piece()
     files = {}
-    for name, fig in figures.items():
-        files[f"{name}.png"], files[f"{name}.svg"] = plots.render(fig)
+    for name in list(figures):
+        files[f"{name}.png"], files[f"{name}.svg"] = plots.render(figures.pop(name))
     # A figure is a web of cycles, left to the collector, which a report keeps paused while it runs: the
     # young generation, all made since, is collected here, in whichever process drew the figure.
-    del figures, fig
     gc.collect(0)
     return found, files
 
