@@ -353,8 +353,8 @@ def _plain_hyperparameters(drawn: list) -> np.ndarray:
 
 
 HALVES_FROM = 20_000
-"""Rows checked in two halves at once (`_in_halves`) from this many: below it, forking costs more than
-the half of the checks it saves."""
+"""Rows checked (`_in_halves`), and JSONL lines read (`_jsonl_table`), in two halves at once from this
+many: below it, forking costs more than the half of the work it saves."""
 
 
 def _in_halves(
